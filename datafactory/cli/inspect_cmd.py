@@ -1,0 +1,45 @@
+"""``datafactory inspect``: summarise a built dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import typer
+
+from datafactory.cli.common import handle_errors
+from datafactory.inspect import load_summary
+
+
+@handle_errors
+def inspect_cli(
+    out_dir: Path = typer.Argument(..., help="Output folder of a build."),
+    examples: int = typer.Option(3, "--examples", "-e", min=0, help="How many falsified examples to show."),
+    show_schema: bool = typer.Option(True, "--schema/--no-schema", help="Print the record schema."),
+) -> None:
+    """Summarise a built dataset: counts per label and manipulation, rejects, the schema, and
+    examples with each swapped span shown as [original -> replacement].
+
+    Example: datafactory inspect out/quickstart --examples 5
+    """
+    summary = load_summary(out_dir, examples)
+    manifest = summary.manifest
+    totals = manifest["totals"]
+    typer.echo(typer.style(f"{manifest['name']}", bold=True) + f"  ({out_dir})")
+    typer.echo(f"rows: {totals['rows']} in {len(manifest['shards'])} shard(s); built {manifest['finished_at']}")
+    for key in ("by_label", "by_manipulation", "by_source_label"):
+        if totals.get(key):
+            typer.echo(f"{key.replace('_', ' ')}: " + ", ".join(f"{k}={v}" for k, v in totals[key].items()))
+    rejects = manifest["rejects"]
+    typer.echo(f"rejects: {rejects['total']} " + ", ".join(f"{k}={v}" for k, v in rejects["by_kind"].items()))
+    for reason, n in list(rejects["by_reason"].items())[:5]:
+        typer.echo(f"  {n:>5}  {reason}")
+    if show_schema and summary.shard is not None:
+        typer.echo("\nschema:")
+        for field in pq.read_schema(summary.shard):
+            typer.echo(f"  {field.name}: {field.type}")
+    for record in summary.examples:
+        typer.echo("\n" + typer.style(record["id"], bold=True) + f"  parent={record['parent_id']}")
+        for field in ("title", "text", "caption"):
+            if any(s["field"] == field for s in record["spans"]):
+                typer.echo(f"  {field}: {summary.highlighted(record, field)}")

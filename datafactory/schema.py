@@ -1,0 +1,192 @@
+"""The record layout: the one Arrow schema every stage, the writer and the detectors share.
+
+A record is one news item, real or manipulated::
+
+    id            str    stable id ("news-0001" for a real item, "news-0001:entity_swap" for its child)
+    parent_id     str    id of the real item the record derives from (equals id for real items),
+                         so splits can group a story with all its manipulations
+    dataset       str    name of the source corpus
+    title, text, caption   str (nullable)
+    image         struct{bytes: binary, path: str} (nullable); the layout of datasets.Image
+    falsified     bool   False for real items, True once any manipulation was applied
+    source_label  str    the source dataset's own label, as text (nullable)
+    metadata      str    JSON object of input columns kept with input.keep_columns (nullable)
+    manipulations list<str>  stage names applied, in order
+    spans         list<struct>  every replaced span (see SPAN_TYPE)
+    scores        struct of nullable doubles (see SCORES_TYPE)
+    provenance    list<struct>  one entry per manipulation: stage, version, model, params, seed
+
+Example::
+
+    >>> import pandas as pd
+    >>> df = pd.read_parquet("out/quickstart")          # doctest: +SKIP
+    >>> df[df.falsified].spans.iloc[0][0]["replacement"]  # doctest: +SKIP
+    'India'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+#: One replaced span. ``start``/``end`` are character offsets of the replacement in the
+#: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field.
+SPAN_TYPE = pa.struct(
+    [
+        pa.field("field", pa.string(), nullable=False),
+        pa.field("start", pa.int32(), nullable=False),
+        pa.field("end", pa.int32(), nullable=False),
+        pa.field("orig_start", pa.int32(), nullable=False),
+        pa.field("orig_end", pa.int32(), nullable=False),
+        pa.field("original", pa.string(), nullable=False),
+        pa.field("replacement", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+    ]
+)
+
+#: Named scores, null where a stage did not compute them. Fixed names (rather than a map)
+#: so that pandas, pyarrow and datasets all read them as plain columns.
+SCORES_TYPE = pa.struct(
+    [
+        pa.field("discriminator", pa.float64()),
+        pa.field("retrieval_similarity", pa.float64()),
+        pa.field("generator_logprob", pa.float64()),
+    ]
+)
+
+#: How one manipulation was made. ``params`` is the stage's full config as canonical JSON,
+#: so any stage's options fit one column type.
+PROVENANCE_TYPE = pa.struct(
+    [
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("version", pa.string(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("model_version", pa.string()),
+        pa.field("params", pa.string(), nullable=False),
+        pa.field("seed", pa.uint64(), nullable=False),
+    ]
+)
+
+IMAGE_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+
+RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("parent_id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("caption", pa.string()),
+        pa.field("image", IMAGE_TYPE),
+        pa.field("falsified", pa.bool_(), nullable=False),
+        pa.field("source_label", pa.string()),
+        pa.field("metadata", pa.string()),
+        pa.field("manipulations", pa.list_(pa.string()), nullable=False),
+        pa.field("spans", pa.list_(SPAN_TYPE), nullable=False),
+        pa.field("scores", SCORES_TYPE),
+        pa.field("provenance", pa.list_(PROVENANCE_TYPE), nullable=False),
+    ],
+    metadata={b"datafactory.schema_version": SCHEMA_VERSION.encode()},
+)
+
+#: Text fields a stage may read or rewrite.
+TEXT_FIELDS = ("title", "text", "caption")
+
+#: What a stage returns: records, plus a reason on the rows it could not manipulate
+#: (those rows carry their unchanged input record). The runner splits them off.
+REJECT_REASON = "reject_reason"
+STAGE_OUTPUT_SCHEMA = RECORD_SCHEMA.append(pa.field(REJECT_REASON, pa.string()))
+
+#: rejects.parquet: every input row that produced no output, or that a stage skipped.
+REJECT_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("stage", pa.string()),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+    ]
+)
+
+#: Reject kinds: the input row was unusable and nothing was written for it...
+INVALID = "invalid"
+#: ...or a stage could not manipulate it (the real item is still written when emit_real).
+SKIPPED = "skipped"
+#: ...or a stage raised on it (the batch was retried row by row to isolate it).
+ERROR = "error"
+
+
+def empty_scores() -> dict[str, float | None]:
+    return {name: None for name in SCORES_TYPE.names}
+
+
+def real_record(
+    *,
+    id: str,
+    dataset: str,
+    title: str | None,
+    text: str | None,
+    caption: str | None = None,
+    image: Mapping[str, Any] | None = None,
+    source_label: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A real (unmanipulated) record as a Python dict in RECORD_SCHEMA layout."""
+    return {
+        "id": id,
+        "parent_id": id,
+        "dataset": dataset,
+        "title": title,
+        "text": text,
+        "caption": caption,
+        "image": dict(image) if image is not None else None,
+        "falsified": False,
+        "source_label": source_label,
+        "metadata": canonical_json(metadata) if metadata else None,
+        "manipulations": [],
+        "spans": [],
+        "scores": empty_scores(),
+        "provenance": [],
+    }
+
+
+def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema = RECORD_SCHEMA) -> pa.Table:
+    """Build a table of ``schema`` from dict rows (missing keys become null)."""
+    rows = list(rows)
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def stage_output(records: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """A stage's return value from dict rows, each optionally carrying ``reject_reason``."""
+    return to_table(records, STAGE_OUTPUT_SCHEMA)
+
+
+def check_table(table: pa.Table, schema: pa.Schema, what: str) -> None:
+    """Raise if ``table`` does not have exactly ``schema``'s fields and types."""
+    if table.schema.equals(schema, check_metadata=False):
+        return
+    expected = {f.name: f.type for f in schema}
+    got = {f.name: f.type for f in table.schema}
+    problems = [f"missing column {n!r}" for n in expected if n not in got]
+    problems += [f"unexpected column {n!r}" for n in got if n not in expected]
+    problems += [
+        f"column {n!r} is {got[n]}, expected {t}" for n, t in expected.items() if n in got and got[n] != t
+    ]
+    problems += [
+        f"column {f.name!r} nullable={f.nullable}, expected nullable={schema.field(f.name).nullable}"
+        for f in table.schema
+        if f.name in expected and schema.field(f.name).nullable != f.nullable
+    ]
+    raise ValueError(f"{what} does not match the record schema: " + "; ".join(problems or ["field order differs"]))
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,74 @@
+"""What a stage is: a typed config and an object that maps an Arrow batch of records to records.
+
+A stage never knows about files or executors. The same object runs in the local runner, in
+``datasets.Dataset.map(batched=True)`` and in Ray ``map_batches``::
+
+    stage = EntitySwap(EntitySwapConfig(), seed=13)
+    stage.check(source, field) # cheap: do the models exist?
+    stage.setup()              # load models once per worker
+    stage.fit(real_batches)    # only stages with needs_corpus = True
+    out = stage(batch)         # pa.Table in RECORD_SCHEMA -> pa.Table in STAGE_OUTPUT_SCHEMA
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Iterable
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from datafactory import schema
+
+
+class StageConfig(BaseModel):
+    """Base of every stage's options: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Stage(ABC):
+    #: Name used in pipeline YAML (``stage: entity_swap``) and in ``manipulations``.
+    name: ClassVar[str]
+    #: Bumped whenever the same config and seed would give different output.
+    version: ClassVar[str]
+    Config: ClassVar[type[StageConfig]]
+    #: True when the stage must see the real corpus before processing (``fit``).
+    needs_corpus: ClassVar[bool] = False
+    output_schema: ClassVar[pa.Schema] = schema.STAGE_OUTPUT_SCHEMA
+
+    def __init__(self, config: StageConfig, *, seed: int):
+        self.config = config
+        self.seed = seed
+
+    def check(self, source: str, field: str) -> None:
+        """Raise a ConfigError naming ``source`` (the config file) and ``field`` if the stage
+        cannot run, e.g. its model is not installed. Must be cheap: no model loading."""
+
+    def corpus_input(self) -> Any:
+        """An ``InputConfig`` to ``fit`` on instead of the pipeline's input, or None."""
+        return None
+
+    def setup(self) -> None:
+        """Load heavy resources once per worker."""
+
+    def fit(self, batches: Iterable[pa.Table]) -> None:
+        """See the real corpus (RECORD_SCHEMA batches) before any row is processed."""
+
+    @abstractmethod
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """Map a RECORD_SCHEMA batch to a STAGE_OUTPUT_SCHEMA batch."""
+
+    def models(self) -> list[dict[str, Any]]:
+        """Models the stage uses, for the manifest: ``[{"name", "version", "kind"}]``."""
+        return []
+
+    def row_seed(self, record_id: str) -> int:
+        """A seed for one row, derived from the build seed, the stage and the row id only,
+        so a row gets the same randomness whatever batch, shard or worker it lands in."""
+        digest = hashlib.sha256(f"{self.seed}\x1f{self.name}\x1f{record_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "little")
+
+    def params_json(self) -> str:
+        return schema.canonical_json(self.config.model_dump(mode="json"))

@@ -1,0 +1,1 @@
+"""Detector training and cross-dataset evaluation on datafactory outputs (to come)."""

@@ -1,0 +1,215 @@
+"""Entity swap: replace named entities with other entities of the same type from the corpus.
+
+"Pakistan police clash with doctors" -> "India police clash with doctors". Entities come
+from spaCy NER; replacements from an :class:`EntityBank` built from the real corpus. Every
+replaced span is recorded (field, offsets before and after, original, replacement, label).
+
+Input: RECORD_SCHEMA batch. Output: one child per record (``id`` + ":entity_swap",
+``falsified=True``), or the record back with a ``reject_reason`` when nothing can be swapped.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal
+
+import pyarrow as pa
+from pydantic import Field
+
+from datafactory import models, registry, schema
+from datafactory.config import InputConfig
+from datafactory.stage import Stage, StageConfig
+from pipelines.entity_bank import EntityBank, clean_span
+
+DEFAULT_TYPES = ("PERSON", "GPE", "ORG", "NORP", "LOC", "EVENT", "FAC")
+_SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
+
+
+class EntitySwapConfig(StageConfig):
+    model: str = "en_core_web_sm"
+    """spaCy pipeline with NER: an installed package name or a path to a saved pipeline."""
+    fields: list[Literal["title", "text", "caption"]] = Field(default_factory=lambda: ["title"], min_length=1)
+    """Fields whose entities may be swapped. An entity found in several of them is replaced
+    the same way in each."""
+    types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES), min_length=1)
+    """NER labels eligible for swapping."""
+    max_swaps: int = Field(1, ge=1)
+    """Distinct entities replaced per item (fewer when the item has fewer)."""
+    sampling: Literal["uniform", "frequency"] = "frequency"
+    """How replacements are drawn from the bank: ``frequency`` in proportion to how often
+    each entity occurs in the corpus (rare entities are not over-used); ``uniform`` gives
+    every distinct entity the same chance."""
+    min_count: int = Field(1, ge=1)
+    """Bank entities seen fewer times than this are never used as replacements."""
+    bank_fields: list[Literal["title", "text", "caption"]] | None = None
+    """Fields the bank is built from (default: ``fields``)."""
+    bank_input: InputConfig | None = None
+    """Build the bank from this corpus instead of the pipeline's input (same keys as ``input``)."""
+    nlp_batch_size: int = Field(256, ge=1)
+    """Texts per ``nlp.pipe`` batch."""
+
+
+@dataclass(frozen=True)
+class Mention:
+    field: str
+    start: int
+    end: int
+    text: str
+    label: str
+    article_start: int | None = None
+    """Where a "the" before the name begins, if there is one."""
+
+
+@registry.register
+class EntitySwap(Stage):
+    name = "entity_swap"
+    version = "1"
+    Config = EntitySwapConfig
+    needs_corpus = True
+    config: EntitySwapConfig
+
+    def __init__(self, config: EntitySwapConfig, *, seed: int):
+        super().__init__(config, seed=seed)
+        self.nlp: Any = None
+        self.bank = EntityBank()
+        self._types = frozenset(config.types)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def check(self, source: str, field: str) -> None:
+        models.check_spacy_model(self.config.model, source=source, field=field)
+
+    def setup(self) -> None:
+        if self.nlp is None:
+            self.nlp = models.load_spacy_ner(self.config.model)
+
+    def corpus_input(self) -> InputConfig | None:
+        return self.config.bank_input
+
+    def fit(self, batches: Iterable[pa.Table]) -> None:
+        self.setup()
+        fields = self.config.bank_fields or self.config.fields
+        bank = EntityBank()
+        for batch in batches:
+            texts = [t for name in fields for t in batch.column(name).to_pylist() if t]
+            for doc in self.nlp.pipe(texts, batch_size=self.config.nlp_batch_size):
+                for m in self._mentions(doc, ""):
+                    bank.add(m.label, m.text, with_article=m.article_start is not None)
+        bank.prune(self.config.min_count)
+        self.bank = bank
+
+    def models(self) -> list[dict[str, Any]]:
+        self.setup()
+        info = models.spacy_model_info(self.nlp, self.config.model)
+        info["entity_bank"] = {"fingerprint": self.bank.fingerprint(), "entities": self.bank.stats()}
+        return [info]
+
+    # -- the work --------------------------------------------------------------------------
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        self.setup()
+        records = batch.to_pylist()
+        jobs = [(i, name, r[name]) for i, r in enumerate(records) for name in self.config.fields if r[name]]
+        mentions: list[list[Mention]] = [[] for _ in records]
+        docs = self.nlp.pipe((text for _, _, text in jobs), batch_size=self.config.nlp_batch_size)
+        for (i, name, _), doc in zip(jobs, docs):
+            mentions[i].extend(self._mentions(doc, name))
+        return schema.stage_output(self._swap(record, found) for record, found in zip(records, mentions))
+
+    def _mentions(self, doc: Any, field: str) -> Iterable[Mention]:
+        for ent in doc.ents:
+            if ent.label_ not in self._types:
+                continue
+            span = clean_span(doc.text, ent.start_char, ent.end_char)
+            if span is not None:
+                start, end, article_start = span
+                yield Mention(field, start, end, doc.text[start:end], ent.label_, article_start)
+
+    def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
+        if not mentions:
+            return self._skip(record, f"no entity of types {'/'.join(self.config.types)} "
+                                      f"in {'/'.join(self.config.fields)}")
+        rng = random.Random(self.row_seed(record["id"]))
+        # Entities keyed by surface form, in order of first appearance: the same string in
+        # two fields is one entity and gets one replacement.
+        labels: dict[str, str] = {}
+        for m in mentions:
+            labels.setdefault(m.text, m.label)
+        present = {m.text.lower() for m in mentions}
+        chosen = rng.sample(list(labels), k=min(self.config.max_swaps, len(labels)))
+        replacements: dict[str, str] = {}
+        for original in chosen:
+            replacement = self.bank.sample(labels[original], rng, exclude=present, weighting=self.config.sampling)
+            if replacement is not None:
+                replacements[original] = replacement
+                present.add(replacement.lower())
+        if not replacements:
+            missing = ", ".join(f"{labels[o]} {o!r}" for o in chosen)
+            return self._skip(record, f"no other entity of the same type in the bank for {missing}")
+        child = dict(record)
+        spans = list(record["spans"])
+        for name in self.config.fields:
+            targets = [self._drop_article(m, replacements[m.text])
+                       for m in mentions if m.field == name and m.text in replacements]
+            if targets:
+                child[name], new_spans = _apply(record[name], name, targets, replacements)
+                spans.extend(new_spans)
+        child.update(
+            id=f"{record['id']}:{self.name}",
+            falsified=True,
+            manipulations=[*record["manipulations"], self.name],
+            spans=spans,
+            provenance=[*record["provenance"], self._provenance(record["id"])],
+            reject_reason=None,
+        )
+        return child
+
+    def _drop_article(self, m: Mention, replacement: str) -> Mention:
+        """"the United States" -> "Pakistan", not "the Pakistan": the article goes with the
+        name when the corpus does not write the replacement with one."""
+        if m.article_start is None or self.bank.takes_article(m.label, replacement):
+            return m
+        return Mention(m.field, m.article_start, m.end, m.text, m.label, None)
+
+    def _skip(self, record: dict[str, Any], reason: str) -> dict[str, Any]:
+        return {**record, schema.REJECT_REASON: reason}
+
+    def _provenance(self, record_id: str) -> dict[str, Any]:
+        return {
+            "stage": self.name,
+            "version": self.version,
+            "model": self.config.model,
+            "model_version": str(self.nlp.meta.get("version", "")),
+            "params": self.params_json(),
+            "seed": self.row_seed(record_id),
+        }
+
+
+def _apply(text: str, field: str, targets: list[Mention], replacements: dict[str, str]) -> tuple[str, list[dict]]:
+    """Rewrite ``text`` with each target replaced; return it and the spans in the new text."""
+    pieces, spans, cursor, shift = [], [], 0, 0
+    all_caps = text.isupper()
+    for m in sorted(targets, key=lambda m: m.start):
+        replacement = _match_case(replacements[m.text], text, m.start, all_caps)
+        pieces.append(text[cursor:m.start])
+        pieces.append(replacement)
+        start = m.start + shift
+        spans.append({"field": field, "start": start, "end": start + len(replacement),
+                      "orig_start": m.start, "orig_end": m.end, "original": text[m.start:m.end],
+                      "replacement": replacement, "label": m.label})
+        shift += len(replacement) - (m.end - m.start)
+        cursor = m.end
+    pieces.append(text[cursor:])
+    return "".join(pieces), spans
+
+
+def _match_case(replacement: str, text: str, start: int, all_caps: bool) -> str:
+    if all_caps:
+        return replacement.upper()
+    at_sentence_start = start == 0 or bool(_SENTENCE_END.search(text[:start]))
+    if at_sentence_start and replacement[:1].islower():
+        return replacement[0].upper() + replacement[1:]
+    return replacement
+
