@@ -97,7 +97,7 @@ class PipelineConfig:
 
     @property
     def dataset_name(self) -> str:
-        return self.input.name or self.input.path.stem
+        return self.input.name
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config (defaults filled in), as stored in the manifest."""
@@ -144,8 +144,9 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path = Path("
     except ValidationError as exc:
         raise _config_error(source, exc) from None
     _check_columns(source, top.input)
-    stages = tuple(_parse_stage(source, i, entry) for i, entry in enumerate(top.stages))
-    input_cfg = top.input.model_copy(update={"path": _resolve(base_dir, top.input.path)})
+    stages = tuple(_parse_stage(source, i, entry, base_dir) for i, entry in enumerate(top.stages))
+    input_path = _resolve(base_dir, top.input.path)
+    input_cfg = top.input.model_copy(update={"path": input_path, "name": top.input.name or input_path.stem})
     _check_input_exists(source, input_cfg)
     return PipelineConfig(
         source=source,
@@ -162,7 +163,7 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path = Path("
     )
 
 
-def _parse_stage(source: str, index: int, entry: dict[str, Any]) -> StageSpec:
+def _parse_stage(source: str, index: int, entry: dict[str, Any], base_dir: Path) -> StageSpec:
     where = f"stages[{index}]"
     name = entry.get("stage")
     if not isinstance(name, str):
@@ -173,21 +174,31 @@ def _parse_stage(source: str, index: int, entry: dict[str, Any]) -> StageSpec:
         raise UnknownStageError(source, f"{where}.stage", name, registry.known())
     options = {k: v for k, v in entry.items() if k != "stage"}
     try:
-        return StageSpec(name, stage_cls.Config.model_validate(options))
+        parsed = stage_cls.Config.model_validate(options)
     except ValidationError as exc:
-        raise _config_error(source, exc, prefix=f"{where}({name})") from None
+        raise _config_error(source, exc, prefix=f"{where}({name})", model=stage_cls.Config) from None
+    # Inputs a stage reads (e.g. entity_swap's bank_input) resolve like the pipeline's own.
+    updates = {}
+    for key in type(parsed).model_fields:
+        value = getattr(parsed, key)
+        if isinstance(value, InputConfig):
+            resolved = _resolve(base_dir, value.path)
+            updates[key] = value.model_copy(update={"path": resolved, "name": value.name or resolved.stem})
+            _check_columns(source, updates[key], f"{where}({name}).{key}")
+            _check_input_exists(source, updates[key], f"{where}({name}).{key}")
+    return StageSpec(name, parsed.model_copy(update=updates) if updates else parsed)
 
 
-def _check_columns(source: str, input_cfg: InputConfig) -> None:
+def _check_columns(source: str, input_cfg: InputConfig, where: str = "input") -> None:
     for target in input_cfg.columns:
         if target not in MAPPABLE_FIELDS:
-            raise ConfigError(source, f"input.columns.{target}", "is not a record field",
+            raise ConfigError(source, f"{where}.columns.{target}", "is not a record field",
                               f"Map one of: {', '.join(MAPPABLE_FIELDS)}")
 
 
-def _check_input_exists(source: str, input_cfg: InputConfig) -> None:
+def _check_input_exists(source: str, input_cfg: InputConfig, where: str = "input") -> None:
     if not input_cfg.path.exists():
-        raise InputNotFoundError(source, "input.path", f"{input_cfg.path} does not exist",
+        raise InputNotFoundError(source, f"{where}.path", f"{input_cfg.path} does not exist",
                                  "Fix the path (relative paths start at the config file's folder)")
 
 
@@ -196,7 +207,8 @@ def _resolve(base_dir: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base_dir / path).resolve()
 
 
-def _config_error(source: str, exc: ValidationError, prefix: str = "") -> ConfigError:
+def _config_error(source: str, exc: ValidationError, prefix: str = "",
+                  model: type[BaseModel] | None = None) -> ConfigError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     field_name = ".".join(p for p in (prefix, loc) if p) or None
@@ -209,6 +221,8 @@ def _config_error(source: str, exc: ValidationError, prefix: str = "") -> Config
     fix = "Fix this value" + (f"; {more} more problem(s) after it" if more else "")
     if err["type"] == "extra_forbidden":
         fix = "Remove it or check its spelling"
+        if model is not None and len(err["loc"]) == 1:
+            fix += f"; known options: {', '.join(model.model_fields)}"
     elif err["type"] == "missing":
         fix = "Add this field"
     return ConfigError(source, field_name, problem, fix)

@@ -71,4 +71,7 @@ class Stage(ABC):
         return int.from_bytes(digest[:8], "little")
 
     def params_json(self) -> str:
-        return schema.canonical_json(self.config.model_dump(mode="json"))
+        """The stage's config as canonical JSON, for provenance (computed once: configs are frozen)."""
+        if getattr(self, "_params_json", None) is None:
+            self._params_json = schema.canonical_json(self.config.model_dump(mode="json"))
+        return self._params_json

