@@ -89,6 +89,9 @@ def build(
             log.info("%s is already built from this config and input; nothing to do "
                      "(pass --overwrite to rebuild)", config.output)
             return _result(config.output, "unchanged", manifest)
+        # Models load before the output is touched: one that fails leaves no unfinished build.
+        for stage in stages:
+            _setup(stage)
         started = time.time()
         if mode == "fresh":
             out.clear()
@@ -100,8 +103,6 @@ def build(
         if mode == "resume":
             log.info("resuming %s: %d shard(s) already finished", config.output, finished)
 
-        for stage in stages:
-            _setup(stage)
         _fit(config, stages, progress)
         _write_shards(config, stages, out, limit, finished, progress)
 

@@ -76,3 +76,21 @@ def test_a_build_killed_while_writing_its_last_files_finishes_on_resume(tmp_path
     resumed = build(load_config(config), resume=True, progress=False)
     assert resumed.manifest["totals"]["rows"] == sum(s["rows"] for s in resumed.manifest["shards"])
     assert shard_bytes(tmp_path / "out") == reference
+
+
+def test_a_second_process_is_refused_while_a_build_runs(tmp_path, big_corpus):
+    from datafactory.errors import OutputLockedError
+
+    config = write_config(tmp_path, input_path=big_corpus)
+    out = OutputDir(tmp_path / "out")
+    first = start_build(config)
+    try:
+        deadline = time.monotonic() + 60
+        while out.state() is None:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        with pytest.raises(OutputLockedError, match=f"pid {first.pid}"):
+            build(load_config(config), progress=False)
+    finally:
+        first.kill()
+        first.wait()
