@@ -122,7 +122,9 @@ class PipelineConfig:
 
 
 def load_config(path: str | Path, *, output: str | Path | None = None) -> PipelineConfig:
-    """Read and validate a pipeline YAML file. ``output`` overrides the file's output folder."""
+    """Read and validate a pipeline YAML file. ``output`` overrides the file's output folder;
+    unlike paths in the file, a relative ``output`` starts at the current directory, as a
+    path typed on a command line does."""
     path = Path(path)
     source = str(path)
     if not path.is_file():
@@ -131,8 +133,8 @@ def load_config(path: str | Path, *, output: str | Path | None = None) -> Pipeli
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(source, None, f"not valid YAML ({_one_line(exc)})", "Fix the syntax") from None
-    if output is not None:
-        data = {**(data or {}), "output": str(output)}
+    if output is not None and (data is None or isinstance(data, dict)):
+        data = {**(data or {}), "output": str(Path(output).expanduser().resolve())}
     return parse_config(data, source=source, base_dir=path.parent)
 
 
@@ -177,10 +179,13 @@ def _parse_stage(source: str, index: int, entry: dict[str, Any], base_dir: Path)
         parsed = stage_cls.Config.model_validate(options)
     except ValidationError as exc:
         raise _config_error(source, exc, prefix=f"{where}({name})", model=stage_cls.Config) from None
-    # Inputs a stage reads (e.g. entity_swap's bank_input) resolve like the pipeline's own.
-    updates = {}
+    # Inputs a stage reads (e.g. entity_swap's bank_input) resolve like the pipeline's own,
+    # and so do model folders; a bare name ("en_core_web_sm") stays a package or hub id.
+    updates: dict[str, Any] = {}
     for key in type(parsed).model_fields:
         value = getattr(parsed, key)
+        if key in parsed.path_fields and isinstance(value, str) and _is_local_path(base_dir, value):
+            updates[key] = str(_resolve(base_dir, Path(value)))
         if isinstance(value, InputConfig):
             resolved = _resolve(base_dir, value.path)
             updates[key] = value.model_copy(update={"path": resolved, "name": value.name or resolved.stem})
@@ -200,6 +205,13 @@ def _check_input_exists(source: str, input_cfg: InputConfig, where: str = "input
     if not input_cfg.path.exists():
         raise InputNotFoundError(source, f"{where}.path", f"{input_cfg.path} does not exist",
                                  "Fix the path (relative paths start at the config file's folder)")
+
+
+def _is_local_path(base_dir: Path, value: str) -> bool:
+    """A model value is a folder when written as a path ("./ner", "/models/ner") or when it
+    names an existing folder beside the config; otherwise it is a package or hub id
+    ("en_core_web_sm", "openai/clip-vit-base-patch32")."""
+    return value.startswith(("./", "../", "/", "~")) or (base_dir / value).exists()
 
 
 def _resolve(base_dir: Path, path: Path) -> Path:

@@ -27,6 +27,10 @@ def check_spacy_model(name_or_path: str, *, source: str, field: str) -> None:
                                  "Point it at a folder written by nlp.to_disk()")
     if spacy.util.is_package(name_or_path):
         return
+    if "/" in name_or_path or name_or_path.startswith((".", "~")):
+        raise ModelNotFoundError(source, field, f"no spaCy pipeline folder at {path}",
+                                 "Fix the path (relative paths start at the config file's folder) "
+                                 "or give an installed package name")
     raise ModelNotFoundError(
         source,
         field,

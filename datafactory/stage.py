@@ -27,6 +27,10 @@ class StageConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
+    #: Options that name a model by package/hub id or by folder; folders written relative
+    #: to the config file resolve against its folder.
+    path_fields: ClassVar[tuple[str, ...]] = ("model",)
+
 
 class Stage(ABC):
     #: Name used in pipeline YAML (``stage: entity_swap``) and in ``manipulations``.

@@ -70,7 +70,13 @@ class EntityBank:
         return count > 0 and 2 * self._with_article[label, entity] >= count
 
     def prune(self, min_count: int) -> None:
-        """Drop entities seen fewer than ``min_count`` times (mostly NER noise)."""
+        """Keep each entity under its majority label only, then drop entities seen fewer than
+        ``min_count`` times. Both remove NER noise: "Kharkiv" tagged NORP once and GPE five
+        times is a GPE, and never replaces "Chinese"."""
+        for entity, label in self._majority_labels().items():
+            for other in list(self._counts):
+                if other != label and entity in self._counts[other]:
+                    del self._counts[other][entity]
         for label in list(self._counts):
             kept = Counter({e: c for e, c in self._counts[label].items() if c >= min_count})
             if kept:
@@ -78,6 +84,21 @@ class EntityBank:
             else:
                 del self._counts[label]
         self._index = None
+
+    def _majority_labels(self) -> dict[str, str]:
+        best: dict[str, tuple[int, str]] = {}
+        for label in sorted(self._counts):
+            for entity, count in self._counts[label].items():
+                if entity not in best or count > best[entity][0]:
+                    best[entity] = (count, label)
+        return {entity: label for entity, (_, label) in best.items()}
+
+    def label_of(self, entity: str) -> str | None:
+        """The label the bank files ``entity`` under, if it holds it."""
+        for label in sorted(self._counts):
+            if entity in self._counts[label]:
+                return label
+        return None
 
     def labels(self) -> list[str]:
         return sorted(self._counts)

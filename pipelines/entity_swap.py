@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Literal
 
 import pyarrow as pa
@@ -140,7 +140,8 @@ class EntitySwap(Stage):
         # two fields is one entity and gets one replacement.
         labels: dict[str, str] = {}
         for m in mentions:
-            labels.setdefault(m.text, m.label)
+            # The bank's label for a known entity overrides this mention's NER label (noise).
+            labels.setdefault(m.text, self.bank.label_of(m.text) or m.label)
         present = {m.text.lower() for m in mentions}
         chosen = rng.sample(list(labels), k=min(self.config.max_swaps, len(labels)))
         replacements: dict[str, str] = {}
@@ -155,7 +156,7 @@ class EntitySwap(Stage):
         child = dict(record)
         spans = list(record["spans"])
         for name in self.config.fields:
-            targets = [self._drop_article(m, replacements[m.text])
+            targets = [self._drop_article(replace(m, label=labels[m.text]), replacements[m.text])
                        for m in mentions if m.field == name and m.text in replacements]
             if targets:
                 child[name], new_spans = _apply(record[name], name, targets, replacements)
@@ -175,7 +176,7 @@ class EntitySwap(Stage):
         name when the corpus does not write the replacement with one."""
         if m.article_start is None or self.bank.takes_article(m.label, replacement):
             return m
-        return Mention(m.field, m.article_start, m.end, m.text, m.label, None)
+        return replace(m, start=m.article_start, article_start=None)
 
     def _skip(self, record: dict[str, Any], reason: str) -> dict[str, Any]:
         return {**record, schema.REJECT_REASON: reason}
@@ -197,16 +198,34 @@ def _apply(text: str, field: str, targets: list[Mention], replacements: dict[str
     all_caps = text.isupper()
     for m in sorted(targets, key=lambda m: m.start):
         replacement = _match_case(replacements[m.text], text, m.start, all_caps)
+        end, replacement = _fix_possessive(text, m.end, replacement)
         pieces.append(text[cursor:m.start])
         pieces.append(replacement)
         start = m.start + shift
         spans.append({"field": field, "start": start, "end": start + len(replacement),
-                      "orig_start": m.start, "orig_end": m.end, "original": text[m.start:m.end],
+                      "orig_start": m.start, "orig_end": end, "original": text[m.start:end],
                       "replacement": replacement, "label": m.label})
-        shift += len(replacement) - (m.end - m.start)
-        cursor = m.end
+        shift += len(replacement) - (end - m.start)
+        cursor = end
     pieces.append(text[cursor:])
     return "".join(pieces), spans
+
+
+def _fix_possessive(text: str, end: int, replacement: str) -> tuple[int, str]:
+    """Possessives follow the replacement's spelling: "Germany's" -> "Philippines'" and
+    "Philippines' economy" -> "Germany's economy". Returns the end of the replaced text
+    (past the possessive when it changes) and what replaces it."""
+    after = text[end:end + 3]
+    apostrophe = after[:1]
+    if apostrophe not in ("'", "’"):
+        return end, replacement
+    has_s = after[1:2] in ("s", "S") and not after[2:3].isalnum()
+    ends_in_s = replacement[-1:] in ("s", "S")
+    if has_s and ends_in_s:
+        return end + 2, replacement + apostrophe
+    if not has_s and not after[1:2].isalnum() and text[end - 1:end] in ("s", "S") and not ends_in_s:
+        return end + 1, replacement + apostrophe + ("S" if replacement.isupper() else "s")
+    return end, replacement
 
 
 def _match_case(replacement: str, text: str, start: int, all_caps: bool) -> str:

@@ -185,7 +185,7 @@ def test_a_list_config_with_an_output_override_is_still_a_config_error(tmp_path)
     except Exception as exc:  # noqa: BLE001 - which exception is the point of the test
         outcome = exc
     assert isinstance(outcome, ConfigError), (
-        f"BUG (datafactory/config.py:135): load_config(list config, output=...) gave {type(outcome).__name__}: "
+        f"load_config(list config, output=...) gave {type(outcome).__name__}: "
         f"{outcome} instead of the ConfigError 'must be a mapping with input, output and stages'")
     assert "must be a mapping" in str(outcome)
 
@@ -254,7 +254,7 @@ def test_a_relative_model_folder_starts_at_the_config_folder(tmp_path, monkeypat
     except ModelNotFoundError as exc:
         outcome = exc
     assert not isinstance(outcome, ModelNotFoundError), (
-        "BUG (datafactory/models.py:22, config.py:_parse_stage): a relative model folder is looked up in the "
+        "a relative model folder is looked up in the "
         f"working directory, not next to the config: {outcome}")
 
 
@@ -340,3 +340,10 @@ def test_the_shipped_quickstart_is_valid():
     assert config.input.path == ROOT / "data" / "sample_news.jsonl"
     assert config.output == ROOT / "out" / "quickstart"
     assert yaml.safe_load((ROOT / "pipelines" / "quickstart.yaml").read_text())["seed"] == config.seed
+
+
+def test_a_model_id_with_a_slash_that_is_no_folder_stays_an_id(tmp_path):
+    from conftest import swap_stage
+
+    config = load_config(write_config(tmp_path, stages=[swap_stage(model="someorg/ner-model")]))
+    assert config.stages[0].options.model == "someorg/ner-model"
