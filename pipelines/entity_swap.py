@@ -41,10 +41,16 @@ class EntitySwapConfig(StageConfig):
     """How replacements are drawn from the bank: ``frequency`` in proportion to how often
     each entity occurs in the corpus (rare entities are not over-used); ``uniform`` gives
     every distinct entity the same chance."""
-    min_count: int = Field(1, ge=1)
-    """Bank entities seen fewer times than this are never used as replacements."""
-    bank_fields: list[Literal["title", "text", "caption"]] | None = None
-    """Fields the bank is built from (default: ``fields``)."""
+    min_count: int = Field(2, ge=1)
+    """Bank entities seen fewer times than this are never used as replacements: most
+    one-off entities are NER mistakes."""
+    bank_fields: list[Literal["title", "text", "caption"]] = Field(
+        default_factory=lambda: ["title", "text", "caption"], min_length=1)
+    """Fields the bank is built from. Bodies give NER context and frequency evidence, so
+    the bank's labels are cleaner than from titles alone."""
+    bank_max_rows: int | None = Field(None, ge=1)
+    """Build the bank from the first N valid rows only (None: all), to bound the cost of the
+    bank pass on very large corpora."""
     bank_input: InputConfig | None = None
     """Build the bank from this corpus instead of the pipeline's input (same keys as ``input``)."""
     nlp_batch_size: int = Field(256, ge=1)
@@ -92,9 +98,16 @@ class EntitySwap(Stage):
 
     def fit(self, batches: Iterable[pa.Table]) -> None:
         self.setup()
-        fields = self.config.bank_fields or self.config.fields
         bank = EntityBank()
+        seen = 0
+        limit = self.config.bank_max_rows
         for batch in batches:
+            if limit is not None:
+                if seen >= limit:
+                    break
+                batch = batch.slice(0, limit - seen)
+            seen += batch.num_rows
+            fields = self.config.bank_fields
             texts = [t for name in fields for t in batch.column(name).to_pylist() if t]
             for doc in self.nlp.pipe(texts, batch_size=self.config.nlp_batch_size):
                 for m in self._mentions(doc, ""):

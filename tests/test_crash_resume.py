@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import sample_rows, shard_bytes, write_config, write_jsonl
+from conftest import sample_rows, shard_bytes, swap_stage, write_config, write_jsonl
 from datafactory.config import load_config
 from datafactory.output import OutputDir
 from datafactory.runner import build
@@ -30,8 +30,13 @@ def big_corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(big_corpus, tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference")
-    result = build(load_config(write_config(folder, input_path=big_corpus)), progress=False)
+    result = build(load_config(big_config(folder, big_corpus)), progress=False)
     return shard_bytes(result.output)
+
+
+def big_config(folder: Path, corpus: Path) -> Path:
+    # The corpus is the sample ten times over: its first 300 rows give the whole bank.
+    return write_config(folder, input_path=corpus, stages=[swap_stage(bank_max_rows=300)])
 
 
 def start_build(config: Path, *extra: str) -> subprocess.Popen:
@@ -52,7 +57,7 @@ def kill_when(process: subprocess.Popen, ready, timeout: float = 120, may_finish
 
 
 def test_killed_three_times_then_resumed_equals_an_uninterrupted_build(tmp_path, big_corpus, reference):
-    config = write_config(tmp_path, input_path=big_corpus)
+    config = big_config(tmp_path, big_corpus)
     out = OutputDir(tmp_path / "out")
     kill_when(start_build(config), lambda: out.state() is not None)  # during setup, before any shard
     assert out.finished_shards() == 0
@@ -70,7 +75,7 @@ def test_killed_three_times_then_resumed_equals_an_uninterrupted_build(tmp_path,
 
 
 def test_a_build_killed_while_writing_its_last_files_finishes_on_resume(tmp_path, big_corpus, reference):
-    config = write_config(tmp_path, input_path=big_corpus)
+    config = big_config(tmp_path, big_corpus)
     out = OutputDir(tmp_path / "out")
     kill_when(start_build(config), lambda: out.finished_shards() >= 30, may_finish=True)
     resumed = build(load_config(config), resume=True, progress=False)
@@ -81,7 +86,7 @@ def test_a_build_killed_while_writing_its_last_files_finishes_on_resume(tmp_path
 def test_a_second_process_is_refused_while_a_build_runs(tmp_path, big_corpus):
     from datafactory.errors import OutputLockedError
 
-    config = write_config(tmp_path, input_path=big_corpus)
+    config = big_config(tmp_path, big_corpus)
     out = OutputDir(tmp_path / "out")
     first = start_build(config)
     try:

@@ -87,7 +87,7 @@ def test_a_gpe_is_replaced_by_another_gpe_of_the_corpus(corpus):
     children, _ = split(stage(corpus))
     gpe = [s for c in children for s in c["spans"] if s["label"] == "GPE"]
     assert len(gpe) > 20
-    corpus_text = " ".join(corpus.column("title").to_pylist())
+    corpus_text = " ".join(t for name in ("title", "text", "caption") for t in corpus.column(name).to_pylist() if t)
     assert all(bare(s["replacement"]) in corpus_text for s in gpe)
 
 
@@ -113,7 +113,7 @@ def test_possessive_and_article_stay_in_place():
         {"id": "c", "title": "Protests grow in the United States", "text": "x"},
         {"id": "d", "title": "The United States and Peru sign a deal", "text": "x"},
     ])
-    stage = fitted(corpus, types=["GPE"])
+    stage = fitted(corpus, types=["GPE"], min_count=1)
     children, _ = split(stage(corpus))
     by_parent = {c["parent_id"]: c for c in children}
     kenya = by_parent["a"]
@@ -164,7 +164,7 @@ def test_nothing_to_swap_is_reported_not_dropped(corpus):
 
 def test_no_replacement_left_in_the_bank_is_a_reason():
     corpus = real_table([{"id": "a", "title": "Floods hit Peru", "text": "x"}])
-    stage = fitted(corpus, types=["GPE"])
+    stage = fitted(corpus, types=["GPE"], min_count=1)
     (row,) = stage(corpus).to_pylist()
     assert "no other entity of the same type" in row["reject_reason"] and "Peru" in row["reject_reason"]
 
@@ -220,3 +220,9 @@ def test_bank_files_an_entity_under_its_majority_label_only():
     bank.prune(1)
     assert bank.label_of("Kharkiv") == "GPE" and bank.count("NORP", "Kharkiv") == 0
     assert bank.sample("NORP", random.Random(0), exclude={"chinese"}, weighting="frequency") is None
+
+
+def test_bank_max_rows_bounds_the_bank_pass(corpus):
+    small = fitted(corpus, bank_max_rows=20, min_count=1)
+    full = fitted(corpus, min_count=1)
+    assert 0 < small.bank.size() < full.bank.size() / 3
