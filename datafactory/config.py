@@ -114,10 +114,12 @@ class PipelineConfig:
         }
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the output rows. ``output`` and ``batch_size`` are
-        left out: moving the output or changing the batch size gives the same rows."""
+        """Hash of everything that decides the output rows. ``output`` is left out: a moved
+        output folder holds the same rows. ``batch_size`` stays in: padding in batched
+        generation can change the last bits of a float, and a resumed build must not mix
+        batch sizes."""
         content = self.to_dict()
-        del content["output"], content["batch_size"]
+        del content["output"]
         return hashlib.sha256(schema.canonical_json(content).encode()).hexdigest()
 
 

@@ -74,6 +74,12 @@ class NotADatasetError(DatafactoryError):
     code = "E300"
 
 
+class NoGeneratedRowsError(DatafactoryError):
+    """The dataset holds no rows made by the stage being evaluated."""
+
+    code = "E301"
+
+
 class InputReadError(DatafactoryError):
     """The input file as a whole cannot be read (single bad rows go to rejects instead)."""
 

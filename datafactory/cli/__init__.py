@@ -10,6 +10,8 @@ import typer
 
 from datafactory import __version__
 from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
+from datafactory.cli import eval_cmd
+from datafactory.cli import finetune_cmd
 from datafactory.cli.common import state
 
 app = typer.Typer(
@@ -49,6 +51,9 @@ def main_options(
 app.command("build")(build_cmd.build_cli)
 app.command("validate")(validate_cmd.validate_cli)
 app.command("inspect")(inspect_cmd.inspect_cli)
+app.command("eval-generation")(eval_cmd.eval_generation_cli)
+app.command("finetune-generator")(finetune_cmd.finetune_cli)
+app.command("init-generator")(finetune_cmd.init_cli)
 
 
 def main() -> None:

@@ -1,0 +1,420 @@
+"""How good are the generated articles? Diversity, length, fluency and rejections, side by side
+with a reference corpus of real news.
+
+Metrics, each computed on the generated bodies and on the reference bodies:
+
+- ``distinct_n``: unique n-grams / all n-grams over all texts (1 = no repetition at all).
+- ``self_bleu``: mean BLEU-4 of each text against all the others as references (1 = every
+  text repeats the others; near 0 = texts share nothing). High values mean mode collapse.
+- length in words (mean, median, min, max, p10, p90).
+- ``oracle_perplexity`` (with an oracle model): exp of the mean negative log-likelihood of
+  every token under a causal LM; generated text far below the reference is bland, far above
+  is broken.
+
+plus, for the generated side, the rejection rate of the stage (rows it skipped or failed on,
+from ``rejects.parquet``) and its most common reasons. Tokens for distinct-n and BLEU are
+lower-cased words and single punctuation marks; words for lengths are whitespace-separated.
+
+Example::
+
+    from datafactory.config import InputConfig
+    from datafactory.generation_eval import evaluate_generation
+
+    report = evaluate_generation("out/generated", InputConfig(path="data/sample_news.jsonl"),
+                                 oracle="out/tiny-gpt2")
+    print(report["metrics"]["self_bleu"])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pyarrow.parquet as pq
+
+from datafactory import readers, schema
+from datafactory.config import InputConfig, LimitsConfig
+from datafactory.errors import InputNotFoundError, InputReadError, NoGeneratedRowsError
+from datafactory.inspect import load_summary
+from datafactory.intake import Intake
+from datafactory.output import REJECTS, OutputDir, write_text_atomic
+
+EVAL_DIR = "eval"
+JSON_FILE = "generation.json"
+MD_FILE = "generation.md"
+DEFAULT_STAGE = "generate_article"
+#: Texts compared pairwise by self-BLEU; more only adds time.
+SELF_BLEU_SAMPLE = 500
+TOP_REASONS = 10
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+# -- text metrics ------------------------------------------------------------------------------
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words and single punctuation marks: ``"U.S. wins!"`` -> ``u . s . wins !``."""
+    return _TOKEN.findall(text.lower())
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct_n(texts: Iterable[str], n: int) -> float:
+    """Unique n-grams / total n-grams over all texts (0.0 when there are no n-grams)."""
+    seen: set[tuple[str, ...]] = set()
+    total = 0
+    for text in texts:
+        grams = _ngrams(tokenize(text), n)
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+def self_bleu(texts: Sequence[str], max_n: int = 4, sample: int | None = SELF_BLEU_SAMPLE, seed: int = 0,
+              epsilon: float = 0.1) -> float:
+    """Mean BLEU of each text against all the other texts as references.
+
+    BLEU here is the corpus-standard sentence BLEU: clipped n-gram precisions for n = 1..max_n
+    (each n-gram counted at most as often as it occurs in the one reference that has it most),
+    their geometric mean, times a brevity penalty against the reference length closest to the
+    text's. A precision with no match becomes ``epsilon / total`` (Chen & Cherry's smoothing 1)
+    so that one missing order does not zero the score. ``sample`` caps the number of texts
+    (a seeded random subset) to bound the time. Fewer than two texts give NaN.
+    """
+    texts = list(texts)
+    if sample is not None and len(texts) > sample:
+        texts = random.Random(seed).sample(texts, sample)
+    if len(texts) < 2:
+        return math.nan
+    tokens = [tokenize(t) for t in texts]
+    counts = [[Counter(_ngrams(toks, n)) for n in range(1, max_n + 1)] for toks in tokens]
+    # For every n-gram, its highest count in any text, which text has it, and the second
+    # highest count: the max over "all texts but i" is then one lookup.
+    best: list[dict[tuple[str, ...], list[int]]] = [{} for _ in range(max_n)]
+    for owner, per_n in enumerate(counts):
+        for order, counter in enumerate(per_n):
+            table = best[order]
+            for gram, c in counter.items():
+                entry = table.get(gram)
+                if entry is None:
+                    table[gram] = [c, owner, 0]
+                elif c > entry[0]:
+                    table[gram] = [c, owner, entry[0]]
+                elif c > entry[2]:
+                    entry[2] = c
+    lengths = [len(t) for t in tokens]
+    scores = []
+    for i, per_n in enumerate(counts):
+        hyp_len = lengths[i]
+        if hyp_len == 0:
+            scores.append(0.0)
+            continue
+        log_precision = 0.0
+        for order, counter in enumerate(per_n):
+            total = sum(counter.values())
+            if total == 0:  # text shorter than n: the order carries no evidence either way
+                log_precision += math.log(epsilon)
+                continue
+            matched = 0
+            for gram, c in counter.items():
+                top, owner, second = best[order][gram]
+                matched += min(c, second if owner == i else top)
+            log_precision += math.log(matched / total if matched else epsilon / total)
+        others = lengths[:i] + lengths[i + 1:]
+        ref_len = min(others, key=lambda r: (abs(r - hyp_len), r))
+        brevity = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+        scores.append(brevity * math.exp(log_precision / max_n))
+    return sum(scores) / len(scores)
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = (len(sorted_values) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def length_stats(texts: Iterable[str]) -> dict[str, float]:
+    """Length in whitespace-separated words: mean, median, min, max, p10, p90 (NaN when empty)."""
+    lengths = sorted(len(t.split()) for t in texts)
+    if not lengths:
+        return {key: math.nan for key in ("mean", "median", "min", "max", "p10", "p90")}
+    return {"mean": statistics.fmean(lengths), "median": float(statistics.median(lengths)),
+            "min": float(lengths[0]), "max": float(lengths[-1]),
+            "p10": _percentile(lengths, 10), "p90": _percentile(lengths, 90)}
+
+
+# -- oracle perplexity -------------------------------------------------------------------------
+
+
+def load_oracle(name_or_path: str, device: str = "auto") -> tuple[Any, Any]:
+    """A causal LM and its tokenizer from a model folder or the local HF cache (no download)."""
+    from datafactory.lm import check_causal_lm, require_torch, resolve_device
+
+    require_torch()
+    check_causal_lm(str(name_or_path), source="--oracle", field=None)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device)
+    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+    model = AutoModelForCausalLM.from_pretrained(str(name_or_path)).to(device).eval()
+    return model, tokenizer
+
+
+def _context_length(model: Any, tokenizer: Any) -> int:
+    config = model.config
+    limits = [getattr(config, name, None) for name in ("n_positions", "max_position_embeddings")]
+    limits.append(getattr(tokenizer, "model_max_length", None))
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(usable) if usable else 1024
+
+
+def oracle_perplexity(texts: Sequence[str], model: Any, batch_size: int = 8, *, tokenizer: Any = None,
+                      device: str = "auto") -> dict[str, float]:
+    """Token-level perplexity of ``texts`` under a causal LM: exp(total NLL / scored tokens).
+
+    ``model`` is a model folder or cached hub id, a ``(model, tokenizer)`` pair, an object with
+    ``.model`` and ``.tokenizer`` (a :class:`datafactory.lm.Generator`), or a model with
+    ``tokenizer=`` given. Each text is preceded by the BOS (else EOS) token so that its first
+    token is scored too, truncated to the model's context; padding is masked out of the loss.
+    Returns ``perplexity``, ``nll`` (mean per token), ``tokens`` and ``truncated`` (texts cut).
+    """
+    torch = _torch()
+    if isinstance(model, (str, Path)):
+        model, tokenizer = load_oracle(str(model), device)
+    elif isinstance(model, tuple):
+        model, tokenizer = model
+    elif tokenizer is None and hasattr(model, "tokenizer"):
+        model, tokenizer = model.model, model.tokenizer
+    if tokenizer is None:
+        raise ValueError("oracle_perplexity needs the model's tokenizer")
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (start or 0)
+    context = _context_length(model, tokenizer)
+    encoded, truncated = [], 0
+    for text in texts:
+        ids = ([start] if start is not None else []) + tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) > context:
+            ids, truncated = ids[:context], truncated + 1
+        if len(ids) >= 2:
+            encoded.append(ids)
+    model_device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    # Longest first, batched by length: little padding, and a too-large batch fails at once.
+    encoded.sort(key=len, reverse=True)
+    with torch.inference_mode():
+        for begin in range(0, len(encoded), batch_size):
+            batch = encoded[begin:begin + batch_size]
+            width = len(batch[0])
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, ids in enumerate(batch):
+                input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+                mask[row, :len(ids)] = 1
+            input_ids, mask = input_ids.to(model_device), mask.to(model_device)
+            logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+            targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                                    ignore_index=-100, reduction="sum")
+            total_nll += float(nll)
+            total_tokens += int((targets != -100).sum())
+    mean = total_nll / total_tokens if total_tokens else math.nan
+    return {"perplexity": math.exp(mean) if total_tokens else math.nan, "nll": mean, "tokens": total_tokens,
+            "truncated": truncated}
+
+
+def _torch() -> Any:
+    from datafactory.lm import require_torch
+
+    return require_torch()
+
+
+# -- reading the build and the reference -------------------------------------------------------
+
+
+def generated_rows(out: OutputDir, stage: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Rows whose manipulations include ``stage`` (id, parent_id, text, generator_logprob), in
+    shard order, and a count of every manipulation chain in the build."""
+    rows: list[dict[str, Any]] = []
+    chains: Counter[str] = Counter()
+    for path in out.shard_files():
+        table = pq.read_table(path, columns=["id", "parent_id", "text", "manipulations", "scores"])
+        for record in table.to_pylist():
+            chains["+".join(record["manipulations"]) or "none"] += 1
+            if stage in record["manipulations"]:
+                scores = record["scores"] or {}
+                rows.append({"id": record["id"], "parent_id": record["parent_id"], "text": record["text"],
+                             "generator_logprob": scores.get("generator_logprob")})
+    return rows, chains
+
+
+def reference_texts(reference: InputConfig, limit: int | None = None) -> tuple[list[str], int]:
+    """Bodies of the reference corpus that pass the usual intake checks (the first ``limit``),
+    and the number of rows read."""
+    if not reference.path.exists():
+        raise InputNotFoundError("--reference", None, f"{reference.path} does not exist",
+                                 "Give the corpus file or folder the generated articles should be compared with")
+    intake = Intake(reference, LimitsConfig(), reference.name or reference.path.stem, str(reference.path))
+    texts: list[str] = []
+    read = 0
+    for raw in readers.iter_rows(reference):
+        read += 1
+        record, _ = intake(raw)
+        if record is not None and record["text"]:
+            texts.append(record["text"])
+            if limit is not None and len(texts) >= limit:
+                break
+    return texts, read
+
+
+def rejection_summary(out: OutputDir, stage: str, generated_parents: int) -> dict[str, Any]:
+    """Rows the stage skipped or failed on, over those plus the parents it generated for."""
+    path = out.root / REJECTS
+    rejected: list[dict[str, Any]] = []
+    if path.exists():
+        table = pq.read_table(path, columns=["id", "stage", "kind", "reason"])
+        rejected = [r for r in table.to_pylist()
+                    if r["stage"] == stage and r["kind"] in (schema.SKIPPED, schema.ERROR)]
+    from datafactory.manifest import _reason_group  # the grouping the manifest and the card use
+
+    reasons = Counter(_reason_group(r["reason"]) for r in rejected)
+    attempted = len(rejected) + generated_parents
+    return {
+        "stage": stage,
+        "rejected": len(rejected),
+        "generated_parents": generated_parents,
+        "rate": len(rejected) / attempted if attempted else math.nan,
+        "by_kind": dict(sorted(Counter(r["kind"] for r in rejected).items())),
+        "top_reasons": [{"reason": reason, "count": n} for reason, n in reasons.most_common(TOP_REASONS)],
+    }
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _metrics(texts: Sequence[str], oracle: tuple[Any, Any] | None, batch_size: int, seed: int,
+             bleu_sample: int | None) -> dict[str, Any]:
+    values: dict[str, Any] = {f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)}
+    values["self_bleu"] = self_bleu(texts, sample=bleu_sample, seed=seed)
+    values.update({f"length_words_{k}": v for k, v in length_stats(texts).items()})
+    if oracle is not None:
+        values["oracle_perplexity"] = oracle_perplexity(texts, oracle, batch_size)["perplexity"]
+    return values
+
+
+def evaluate_generation(
+    out_dir: str | Path,
+    reference: InputConfig,
+    oracle: str | None = None,
+    stage: str = DEFAULT_STAGE,
+    *,
+    max_samples: int | None = None,
+    batch_size: int = 8,
+    device: str = "auto",
+    seed: int = 0,
+    self_bleu_sample: int | None = SELF_BLEU_SAMPLE,
+) -> dict[str, Any]:
+    """Compare the bodies a stage generated in ``out_dir`` with the ``reference`` corpus.
+
+    Uses the first ``max_samples`` generated rows (shard order) and reference bodies (file
+    order), or all. Writes ``OUT/eval/generation.json`` and ``OUT/eval/generation.md`` and
+    returns what the JSON holds.
+    """
+    out = OutputDir(Path(out_dir))
+    manifest = load_summary(out.root, examples=0).manifest  # NotADatasetError when unbuilt
+    rows, chains = generated_rows(out, stage)
+    if not rows:
+        raise NoGeneratedRowsError(
+            f"{out_dir} has no rows made by {stage!r}; its manipulations are: "
+            + ", ".join(f"{name} ({n})" for name, n in sorted(chains.items()))
+            + ". Pass --stage with one of the stages applied, or build with that stage first")
+    rejection = rejection_summary(out, stage, len({r["parent_id"] for r in rows}))
+    sample = rows[:max_samples] if max_samples is not None else rows
+    generated = [r["text"] or "" for r in sample]
+    ref_texts, ref_read = reference_texts(reference, max_samples)
+    if not ref_texts:
+        raise InputReadError(f"{reference.path}: no usable bodies in {ref_read} row(s); map the body column "
+                             "with --columns text=COLUMN")
+    oracle_model = load_oracle(oracle, device) if oracle is not None else None
+    logprobs = [r["generator_logprob"] for r in sample if r["generator_logprob"] is not None]
+    gen_metrics = _metrics(generated, oracle_model, batch_size, seed, self_bleu_sample)
+    ref_metrics = _metrics(ref_texts, oracle_model, batch_size, seed, self_bleu_sample)
+    report = {
+        "format": "datafactory-generation-eval/1",
+        "dataset": manifest.get("name"),
+        "out_dir": str(out.root),
+        "stage": stage,
+        "reference": {"path": str(reference.path), "format": readers.detect_format(reference),
+                      "columns": dict(reference.columns), "rows_read": ref_read},
+        "oracle": oracle,
+        "samples": {"generated": len(generated), "generated_total": len(rows), "reference": len(ref_texts)},
+        "metrics": {name: {"generated": _clean(gen_metrics[name]), "reference": _clean(ref_metrics[name])}
+                    for name in gen_metrics},
+        "generator_logprob_mean": _clean(statistics.fmean(logprobs)) if logprobs else None,
+        "rejection": {**rejection, "rate": _clean(rejection["rate"])},
+    }
+    folder = out.root / EVAL_DIR
+    folder.mkdir(exist_ok=True)
+    write_text_atomic(json.dumps(report, indent=2, ensure_ascii=False) + "\n", folder / JSON_FILE)
+    write_text_atomic(render_markdown(report), folder / MD_FILE)
+    return report
+
+
+def _clean(value: float) -> float | None:
+    """JSON has no NaN: a metric that cannot be computed is null."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: a metric | generated | reference table and the rejections."""
+    samples, rejection = report["samples"], report["rejection"]
+    rows = [("samples", samples["generated"], samples["reference"])]
+    rows += [(name, m["generated"], m["reference"]) for name, m in report["metrics"].items()]
+    if report["generator_logprob_mean"] is not None:
+        rows.append(("generator_logprob_mean", report["generator_logprob_mean"], None))
+    cells = [("metric", "generated", "reference")] + [(name, _fmt(g), _fmt(r)) for name, g, r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(3)]
+
+    def line(row: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                 for i, (cell, w) in enumerate(zip(row, widths))) + " |"
+
+    table = [line(cells[0]), "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":"
+                                            for i, w in enumerate(widths)) + "|"]
+    table += [line(row) for row in cells[1:]]
+    reasons = "\n".join(f"| {r['reason']} | {r['count']} |" for r in rejection["top_reasons"]) or "| (none) | 0 |"
+    rate = "–" if rejection["rate"] is None else f"{rejection['rate']:.1%}"
+    return f"""# Generation eval: `{report['stage']}` in {report['dataset']}
+
+Generated bodies from `{report['out_dir']}` against the reference `{report['reference']['path']}`;
+oracle: {f"`{report['oracle']}`" if report['oracle'] else "none"}.
+
+{chr(10).join(table)}
+
+## Rejections
+
+`{report['stage']}` skipped or failed on {rejection['rejected']} row(s) and generated for {rejection['generated_parents']}:
+rejection rate {rate}.
+
+| reason | rows |
+|---|---|
+{reasons}
+"""
