@@ -54,7 +54,7 @@ def check_causal_lm(name_or_path: str, *, source: str, field: str) -> None:
         return
     if name_or_path.startswith(("./", "../", "/", "~")):
         raise ModelNotFoundError(source, field, f"model folder {path} does not exist",
-                                 "Fix the path (relative paths start at the config file's folder)")
+                                 "Fix the path (in a pipeline config, relative paths start at the config file's folder)")
     try:
         from huggingface_hub import try_to_load_from_cache
 

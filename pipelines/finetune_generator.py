@@ -50,7 +50,7 @@ from datafactory.config import InputConfig, LimitsConfig
 from datafactory.errors import ConfigError, InputNotFoundError, ModelNotFoundError, OutputError, \
     ResumeMismatchError, UnfinishedBuildError
 from datafactory.intake import Intake
-from datafactory.lm import CARD_FILE, DEFAULT_SEPARATOR, check_causal_lm, require_torch, resolve_device
+from datafactory.lm import CARD_FILE, DEFAULT_SEPARATOR, check_causal_lm, read_card, require_torch, resolve_device
 from datafactory.lock import BuildLock
 from datafactory.output import write_text_atomic
 
@@ -85,8 +85,9 @@ class FinetuneConfig(BaseModel):
     """AdamW weight decay."""
     max_grad_norm: float = Field(1.0, gt=0)
     """Gradients are clipped to this global norm."""
-    max_length: int = Field(512, gt=1)
-    """Tokens per sequence; longer articles are cut (and then carry no end-of-text token)."""
+    max_length: Optional[int] = Field(None, gt=1)
+    """Tokens per sequence; longer articles are cut (and then carry no end-of-text token).
+    Default: 512, or the model's context length when that is shorter."""
     val_fraction: float = Field(0.05, gt=0, lt=1)
     """Share of records held out for the validation perplexity, chosen by a hash of the id."""
     seed: int = Field(0, ge=0)
@@ -122,7 +123,7 @@ def finetune_generator(
     epochs: float | None = None,
     batch_size: int = 8,
     learning_rate: float = 5e-5,
-    max_length: int = 512,
+    max_length: int | None = None,
     val_fraction: float = 0.05,
     seed: int = 0,
     device: str = "auto",
@@ -173,13 +174,13 @@ class Finetuner:
         if _same_folder(Path(cfg.model), self.output):
             raise OutputError(f"--output {self.output} is the base model's folder; choose another output folder")
         data_sha = readers.fingerprint(self.data)
-        fingerprint = cfg.fingerprint(data_sha)
 
         # Everything that can fail on the inputs fails before the output is touched.
         torch.manual_seed(cfg.seed)
         tokenizer, model = self._load_base(torch)
-        train, val, rejected = self._split(self._records())
-        train_ids, val_ids = self._encode(tokenizer, train), self._encode(tokenizer, val)
+        cfg = self.config  # with max_length decided
+        fingerprint = cfg.fingerprint(data_sha)
+        train_ids, val_ids, rejected = self._sequences(tokenizer)
         pad_id = tokenizer.pad_token_id
         steps_per_epoch = math.ceil(len(train_ids) / cfg.batch_size)
         total_steps = cfg.steps or max(1, math.ceil((cfg.epochs or 1.0) * steps_per_epoch))
@@ -210,9 +211,10 @@ class Finetuner:
             card = {
                 "separator": cfg.separator,
                 "base_model": cfg.model,
+                "base_model_version": read_card(cfg.model)[1],
                 "format": FORMAT,
                 "data": {"path": str(self.data.path), "sha256": data_sha, "format": readers.detect_format(self.data),
-                         "columns": dict(self.data.columns), "rows_train": len(train), "rows_val": len(val),
+                         "columns": dict(self.data.columns), "rows_train": len(train_ids), "rows_val": len(val_ids),
                          "rows_rejected": rejected},
                 "steps": total_steps,
                 "epochs": round(total_steps / steps_per_epoch, 4),
@@ -265,7 +267,10 @@ class Finetuner:
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.pad_token_id = tokenizer.pad_token_id
         limit = getattr(model.config, "max_position_embeddings", None)
-        if isinstance(limit, int) and cfg.max_length > limit:
+        limit = limit if isinstance(limit, int) and limit > 1 else None
+        if cfg.max_length is None:
+            self.config = cfg.model_copy(update={"max_length": min(512, limit or 512)})
+        elif limit is not None and cfg.max_length > limit:
             raise ConfigError(_SOURCE, "--max-length", f"{cfg.max_length} is more than the {limit} positions "
                               f"{cfg.model} handles", f"Use --max-length {limit} or less")
         return tokenizer, model
@@ -276,15 +281,32 @@ class Finetuner:
             record, _ = intake(raw)
             yield record
 
-    def _split(self, records: Iterator[dict[str, Any] | None]) -> tuple[list, list, int]:
-        """(train, val, rejected): records with title and text, split by a hash of their id."""
-        train, val, rejected = [], [], 0
-        for record in records:
-            if record is None or not record["title"] or not record["text"]:
-                rejected += 1
-                continue
-            (val if _held_out(record["id"], self.config.val_fraction) else train).append(
-                (record["title"], record["text"]))
+    def _sequences(self, tokenizer) -> tuple[list, list, int]:
+        """(train, val, rejected): the token ids of every record with a title and a text (int32
+        arrays: a large corpus fits in memory), split by a hash of the record id."""
+        import numpy as np
+
+        train: list = []
+        val: list = []
+        rejected = 0
+        pending: list[tuple[bool, tuple[str, str]]] = []
+
+        def flush() -> None:
+            for (held_out, _), ids in zip(pending, self._encode(tokenizer, [pair for _, pair in pending])):
+                (val if held_out else train).append(np.asarray(ids, dtype=np.int32))
+            pending.clear()
+
+        total = readers.count_rows(self.data)
+        with tqdm(total=total, unit="row", desc="tokenize", disable=_no_bar(self.progress), file=sys.stderr) as bar:
+            for record in self._records():
+                bar.update(1)
+                if record is None or not record["title"] or not record["text"]:
+                    rejected += 1
+                    continue
+                pending.append((_held_out(record["id"], self.config.val_fraction), (record["title"], record["text"])))
+                if len(pending) >= 1000:
+                    flush()
+            flush()
         if not train or not val:
             usable = len(train) + len(val)
             raise ConfigError(str(self.data.path), "--val-fraction",
@@ -450,7 +472,7 @@ class Finetuner:
         model.eval()
         return step
 
-    def _perplexity(self, torch, model, sequences: list[list[int]], pad_id: int, device: str) -> float:
+    def _perplexity(self, torch, model, sequences: list, pad_id: int, device: str) -> float:
         """exp(mean negative log-likelihood per predicted token) over ``sequences``."""
         was_training = model.training
         model.eval()
@@ -469,7 +491,7 @@ class Finetuner:
         return round(math.exp(total / max(count, 1)), 4)
 
 
-def collate(sequences: list[list[int]], pad_id: int, torch) -> tuple[Any, Any, Any]:
+def collate(sequences: list, pad_id: int, torch) -> tuple[Any, Any, Any]:
     """Right-pad to the longest sequence: (input_ids, attention_mask, labels). Padding is masked
     out of the loss by the attention mask, not by its id, so a pad id equal to the end-of-text id
     still leaves each sequence's real final end-of-text token as a target."""
@@ -477,7 +499,7 @@ def collate(sequences: list[list[int]], pad_id: int, torch) -> tuple[Any, Any, A
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
         attention[row, :len(seq)] = 1
     labels = input_ids.masked_fill(attention == 0, -100)
     return input_ids, attention, labels

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ from pipelines.finetune_generator import collate, finetune_generator  # noqa: E4
 from pipelines.tiny_generator import build_tiny_gpt2  # noqa: E402
 
 DATA = InputConfig(path=SAMPLE)
-# A short run with a high learning rate: enough for the tiny model to learn the corpus's words.
-LEARN = dict(steps=80, batch_size=16, learning_rate=1e-2, max_length=128, val_fraction=0.1, seed=3, progress=False)
+# A short run with a high learning rate: enough for the tiny model to learn more than word frequencies.
+LEARN = dict(steps=200, batch_size=16, learning_rate=1e-2, max_length=128, val_fraction=0.1, seed=3, progress=False)
 # The smallest run that still has several batches, a checkpoint and dropout (for resume).
 SMALL = dict(steps=8, batch_size=8, learning_rate=1e-3, max_length=64, val_fraction=0.1, seed=5,
              checkpoint_every=4, progress=False)
@@ -61,14 +62,14 @@ def trained(tiny_base, tmp_path_factory) -> tuple[Path, dict]:
 def test_finetuning_lowers_validation_perplexity(trained):
     _, result = trained
     before, after = result["val_perplexity_before"], result["val_perplexity_after"]
-    # Untrained, the model is close to uniform over its ~2000 tokens; 80 steps bring the held-out
-    # perplexity to about a third of that (measured 0.30-0.35): half is clearly met by learning
-    # and never by a model that did not learn.
+    # Untrained, the model is close to uniform over its ~2000 tokens (perplexity ~2019). A
+    # context-free model, the smoothed token frequencies of the training rows, reaches ~764 (0.38) on the
+    # validation rows; 200 steps reach 0.17-0.18 (seeds 0-3), so the model learnt to use context.
     assert before > 1000
-    assert after < 0.5 * before, (before, after)
+    assert after < 0.25 * before, (before, after)
     assert result["data"]["rows_train"] + result["data"]["rows_val"] == 300
     assert 10 <= result["data"]["rows_val"] <= 60
-    assert result["steps"] == 80 and result["resumed_from"] is None
+    assert result["steps"] == 200 and result["resumed_from"] is None
 
 
 def test_saved_folder_is_a_generator(trained):
@@ -184,8 +185,9 @@ def test_errors(tiny_base, tmp_path):
     finetune_generator(DATA, str(tiny_base), done, **options)
     with pytest.raises(OutputError, match="finished model.*--overwrite"):
         finetune_generator(DATA, str(tiny_base), done, **options)
-    again = finetune_generator(DATA, str(tiny_base), done, overwrite=True, **{**options, "steps": 2})
-    assert json.loads((done / CARD_FILE).read_text())["steps"] == again["steps"] == 2
+    again = finetune_generator(DATA, str(tiny_base), done, overwrite=True, **{**options, "steps": None, "epochs": 0.1})
+    card = json.loads((done / CARD_FILE).read_text())
+    assert card["steps"] == again["steps"] == math.ceil(0.1 * math.ceil(card["data"]["rows_train"] / 4))
     with pytest.raises(OutputError, match="base model's folder"):
         finetune_generator(DATA, str(done), done, overwrite=True, **options)
 

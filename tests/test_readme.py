@@ -26,7 +26,17 @@ def test_ci_runs_the_readme_setup_and_test_commands():
 
 
 def test_the_full_config_example_is_the_quickstart_spelled_out():
-    (example,) = code_blocks("yaml")
+    example = code_blocks("yaml")[0]
     documented = parse_config(yaml.safe_load(example), source="README.md", base_dir=ROOT / "pipelines")
     shipped = load_config(ROOT / "pipelines" / "quickstart.yaml")
     assert documented.to_dict() == shipped.to_dict()
+
+
+def test_the_generate_article_block_lists_every_option_with_its_default():
+    from pipelines.generate_article import GenerateArticleConfig
+
+    (entry,) = yaml.safe_load(code_blocks("yaml")[1])
+    assert entry.pop("stage") == "generate_article"
+    assert set(entry) == set(GenerateArticleConfig.model_fields)
+    defaults = GenerateArticleConfig(model=entry["model"]).model_dump()
+    assert entry == defaults

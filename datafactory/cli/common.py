@@ -33,7 +33,7 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             _report(f"error[{exc.code}]: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            _report("interrupted; finished shards are kept: run again with --resume to continue")
+            _report("interrupted; finished work is kept: run the same command with --resume to continue")
             raise typer.Exit(130) from None
         except Exception as exc:  # a bug: still one line, the traceback on request
             _report(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")

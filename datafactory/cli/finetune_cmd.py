@@ -58,7 +58,8 @@ def finetune_cli(
                                            "(default 1 when --steps is not given)."),
     batch_size: int = typer.Option(8, "--batch-size", "-b", min=1, help="Sequences per step."),
     lr: float = typer.Option(5e-5, "--lr", min=0, help="Peak AdamW learning rate (linear warmup and decay)."),
-    max_length: int = typer.Option(512, "--max-length", min=2, help="Tokens per sequence; longer articles are cut."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=2, help="Tokens per sequence; longer "
+                                             "articles are cut (default: 512 or the model's context, if shorter)."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of records held out (by id hash) "
                                        "for the validation perplexity."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seeds new-token init, batch order and dropout."),
