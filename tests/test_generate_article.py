@@ -135,3 +135,28 @@ def test_swap_then_generate_end_to_end_and_resume_regenerates_the_same_text(tmp_
     resumed = build(load_config(config), resume=True, progress=False)
     assert resumed.status == "resumed"
     assert shard_bytes(resumed.output) == shard_bytes(reference.output)
+
+
+@pytest.mark.slow
+def test_the_shipped_swap_and_generate_pipeline_builds(tmp_path, trained_generator):
+    import yaml
+
+    from conftest import ROOT
+    from datafactory.config import parse_config
+
+    data = yaml.safe_load((ROOT / "pipelines" / "swap_and_generate.yaml").read_text(encoding="utf-8"))
+    assert data["stages"][1]["stage"] == "generate_article"
+    data["stages"][1]["model"] = str(trained_generator)  # in place of ../out/generator
+    data["output"] = str(tmp_path / "out")
+    result = build(parse_config(data, source="swap_and_generate.yaml", base_dir=ROOT / "pipelines"),
+                   limit=16, progress=False)
+    rows = pq.read_table(result.output / "data").to_pylist()
+    parents = {r["id"]: r for r in rows if not r["falsified"]}
+    children = [r for r in rows if r["falsified"]]
+    assert len(parents) == 16 and len(children) + result.skipped == 16
+    for child in children:
+        parent = parents[child["parent_id"]]
+        (span,) = child["spans"]
+        assert span["field"] == "title" and child["title"] != parent["title"]
+        assert child["text"] != parent["text"]
+        assert [p["stage"] for p in child["provenance"]] == ["entity_swap", "generate_article"]
