@@ -106,4 +106,11 @@ def _example(record: dict[str, Any]) -> str:
             lines.append(f"- {field}: {highlight(record[field], record['spans'], field)}")
     if len(lines) == 2:
         lines.append(f"- title: {record['title']}")
+    if "generate_article" in record["manipulations"]:
+        lines.append(f"- text (generated): {snippet(record['text'])}")
     return "\n".join(lines)
+
+
+def snippet(text: str | None, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import typer
 
+from datafactory.card import snippet
 from datafactory.cli.common import handle_errors
 from datafactory.inspect import load_summary
 
@@ -43,3 +44,5 @@ def inspect_cli(
         for field in ("title", "text", "caption"):
             if any(s["field"] == field for s in record["spans"]):
                 typer.echo(f"  {field}: {summary.highlighted(record, field)}")
+        if "generate_article" in record["manipulations"]:
+            typer.echo(f"  text (generated): {snippet(record['text'])}")
