@@ -34,8 +34,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import random
 import shutil
 import sys
 import time
@@ -46,21 +44,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tqdm.auto import tqdm
 
 from datafactory import readers
-from datafactory.config import InputConfig, LimitsConfig
-from datafactory.errors import ConfigError, InputNotFoundError, ModelNotFoundError, OutputError, \
-    ResumeMismatchError, UnfinishedBuildError
-from datafactory.intake import Intake
-from datafactory.lm import CARD_FILE, DEFAULT_SEPARATOR, check_causal_lm, read_card, require_torch, resolve_device
+from datafactory.config import InputConfig
+from datafactory.errors import ConfigError, InputNotFoundError, ModelNotFoundError, OutputError
+from datafactory.lm import DEFAULT_SEPARATOR, check_causal_lm, read_card, require_torch, resolve_device
 from datafactory.lock import BuildLock
 from datafactory.output import write_text_atomic
+from pipelines import generator_data
+from pipelines.generator_checkpoints import RUN_FILE, RunFolder, restore_trainer_state, step_of
+# collate and corpus_texts are imported from here by callers and tests; _held_out by the tests.
+from pipelines.generator_data import collate, corpus_texts, epoch_order, no_bar  # noqa: F401
+from pipelines.generator_data import held_out as _held_out  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 FORMAT = "title <sep> body <eos>"
-CHECKPOINTS = "checkpoints"
-RUN_FILE = "run.json"
-TRAINER_STATE = "trainer_state.pt"
-README = "README.md"
 _SOURCE = "finetune-generator"
 
 
@@ -156,7 +153,8 @@ class Finetuner:
 
     def __init__(self, config: FinetuneConfig, data: InputConfig, output: Path, progress: bool | None = None):
         self.config, self.data, self.output, self.progress = config, data, Path(output), progress
-        self.ckpt_dir = self.output / CHECKPOINTS
+        self.folder = RunFolder(self.output)
+        self.ckpt_dir = self.folder.ckpt_dir
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -170,7 +168,7 @@ class Finetuner:
         check_causal_lm(cfg.model, source=_SOURCE, field="--model")
         if not self.data.path.exists():
             raise InputNotFoundError(_SOURCE, "--data", f"{self.data.path} does not exist", "Fix the path")
-        self._check_output()
+        self.folder.check()
         if _same_folder(Path(cfg.model), self.output):
             raise OutputError(f"--output {self.output} is the base model's folder; choose another output folder")
         data_sha = readers.fingerprint(self.data)
@@ -187,8 +185,8 @@ class Finetuner:
 
         self.output.mkdir(parents=True, exist_ok=True)
         with BuildLock(self.ckpt_dir):
-            mode, run_state = self._decide(fingerprint, resume=resume, overwrite=overwrite)
-            checkpoint = self._latest_checkpoint() if mode == "resume" else None
+            mode, run_state = self.folder.decide(fingerprint, resume=resume, overwrite=overwrite)
+            checkpoint = self.folder.latest_checkpoint() if mode == "resume" else None
             if checkpoint is not None:
                 from transformers import AutoModelForCausalLM
 
@@ -233,11 +231,11 @@ class Finetuner:
                 "vocab_size": len(tokenizer),
                 "fingerprint": fingerprint,
             }
-            self._save_final(model, tokenizer, card)
-            self._drop_run_state()
+            self.folder.save_final(model, tokenizer, card)
+            self.folder.drop_run_state()
         shutil.rmtree(self.ckpt_dir, ignore_errors=True)
         return {**card, "output": str(self.output), "seconds": round(time.time() - started, 2),
-                "resumed_from": _step_of(checkpoint) if checkpoint is not None else None}
+                "resumed_from": step_of(checkpoint) if checkpoint is not None else None}
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -275,151 +273,18 @@ class Finetuner:
                               f"{cfg.model} handles", f"Use --max-length {limit} or less")
         return tokenizer, model
 
-    def _records(self) -> Iterator[dict[str, Any]]:
-        intake = Intake(self.data, LimitsConfig(), self.data.name or self.data.path.stem, str(self.data.path))
-        for raw in readers.iter_rows(self.data):
-            record, _ = intake(raw)
-            yield record
-
     def _sequences(self, tokenizer) -> tuple[list, list, int]:
-        """(train, val, rejected): the token ids of every record with a title and a text (int32
-        arrays: a large corpus fits in memory), split by a hash of the record id."""
-        import numpy as np
-
-        train: list = []
-        val: list = []
-        rejected = 0
-        pending: list[tuple[bool, tuple[str, str]]] = []
-
-        def flush() -> None:
-            for (held_out, _), ids in zip(pending, self._encode(tokenizer, [pair for _, pair in pending])):
-                (val if held_out else train).append(np.asarray(ids, dtype=np.int32))
-            pending.clear()
-
-        total = readers.count_rows(self.data)
-        with tqdm(total=total, unit="row", desc="tokenize", disable=_no_bar(self.progress), file=sys.stderr) as bar:
-            for record in self._records():
-                bar.update(1)
-                if record is None or not record["title"] or not record["text"]:
-                    rejected += 1
-                    continue
-                pending.append((_held_out(record["id"], self.config.val_fraction), (record["title"], record["text"])))
-                if len(pending) >= 1000:
-                    flush()
-            flush()
-        if not train or not val:
-            usable = len(train) + len(val)
-            raise ConfigError(str(self.data.path), "--val-fraction",
-                              f"{usable} usable row(s) (with title and text; {rejected} without) give "
-                              f"{len(train)} training and {len(val)} validation row(s) at val_fraction="
-                              f"{self.config.val_fraction}",
-                              "Give a corpus with more rows, map the title and text columns with --columns, "
-                              "or change --val-fraction")
-        return train, val, rejected
+        cfg = self.config
+        return generator_data.sequences(self.data, tokenizer, cfg.separator, cfg.max_length, cfg.val_fraction,
+                                        self.progress)
 
     def _encode(self, tokenizer, pairs: list[tuple[str, str]]) -> list[list[int]]:
-        """``title + sep + body`` tokenized as the generation prompt is (special tokens such as a
-        BOS included), then the end-of-text token, all cut to max_length."""
-        cfg, eos = self.config, tokenizer.eos_token_id
-        out: list[list[int]] = []
-        for start in range(0, len(pairs), 1000):
-            texts = [f"{title}{cfg.separator}{body}" for title, body in pairs[start:start + 1000]]
-            for ids in tokenizer(texts, truncation=True, max_length=cfg.max_length)["input_ids"]:
-                ids = list(ids)
-                if len(ids) < cfg.max_length and (not ids or ids[-1] != eos):
-                    ids.append(eos)
-                out.append(ids)
-        return out
+        return generator_data.encode(tokenizer, pairs, self.config.separator, self.config.max_length)
 
-    # -- the output folder --------------------------------------------------------------------
-
-    def _check_output(self) -> None:
-        if self.output.exists() and not self.output.is_dir():
-            raise OutputError(f"{self.output} exists and is not a folder; choose another --output")
-        if self.output.is_dir() and any(self.output.iterdir()) and not (self.output / CARD_FILE).exists() \
-                and not self.ckpt_dir.is_dir():
-            names = sorted(p.name for p in self.output.iterdir())
-            raise OutputError(f"{self.output} is not empty and holds no finetune-generator output "
-                              f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
-                              "choose an empty or new folder")
-
-    def _decide(self, fingerprint: str, *, resume: bool, overwrite: bool) -> tuple[str, dict | None]:
-        """``fresh`` or ``resume``, with the run state to continue (None when fresh)."""
-        finished = (self.output / CARD_FILE).exists()
-        run_file = self.ckpt_dir / RUN_FILE
-        run_state = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else None
-        if overwrite:
-            self._clear()
-            return "fresh", None
-        if finished:
-            raise OutputError(f"{self.output} holds a finished model ({CARD_FILE}); pass --overwrite to replace "
-                              "it or choose another --output")
-        if run_state is not None:
-            if not resume:
-                done = _step_of(self._latest_checkpoint()) if self._latest_checkpoint() else 0
-                raise UnfinishedBuildError(
-                    f"{self.output} holds an unfinished fine-tuning run (checkpoint at step {done}); "
-                    "pass --resume to continue it or --overwrite to start over")
-            if run_state.get("fingerprint") != fingerprint:
-                raise ResumeMismatchError(
-                    f"cannot resume {self.output}: the model, the data or a training option changed since the run "
-                    "started; pass --overwrite to start over with the new ones")
-            for tmp in self.ckpt_dir.glob(".step-*"):
-                shutil.rmtree(tmp, ignore_errors=True)
-            return "resume", run_state
-        self._clear()
-        return "fresh", None
-
-    def _clear(self) -> None:
-        """Remove what an earlier run wrote (the whole folder is ours: _check_output made sure)."""
-        for path in self.output.iterdir():
-            if path == self.ckpt_dir:
-                for inner in path.iterdir():
-                    if inner.name != "lock":
-                        shutil.rmtree(inner) if inner.is_dir() else inner.unlink()
-            else:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-    def _checkpoints(self) -> list[Path]:
-        found = [p for p in self.ckpt_dir.glob("step-*") if (p / TRAINER_STATE).is_file()]
-        return sorted(found, key=_step_of)
-
-    def _latest_checkpoint(self) -> Path | None:
-        found = self._checkpoints()
-        return found[-1] if found else None
-
+    # A method, not a direct call, so that the resume test can crash a run right after a checkpoint.
     def _save_checkpoint(self, torch, model, tokenizer, optimizer, scheduler, step: int) -> Path:
-        """Write OUTPUT/checkpoints/step-N under a hidden name, then rename it: all or nothing."""
-        final = self.ckpt_dir / f"step-{step}"
-        tmp = self.ckpt_dir / f".step-{step}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": _rng_state(torch)}, tmp / TRAINER_STATE)
-        for file in tmp.iterdir():
-            _fsync(file)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        for old in self._checkpoints()[:-self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        log.info("checkpoint %s", final)
-        return final
-
-    def _save_final(self, model, tokenizer, card: dict[str, Any]) -> None:
-        model.save_pretrained(self.output)
-        tokenizer.save_pretrained(self.output)
-        for file in self.output.iterdir():
-            if file.is_file():
-                _fsync(file)
-        write_text_atomic(render_readme(card), self.output / README)
-        # The card is the commit point: a folder with it holds a finished model.
-        write_text_atomic(json.dumps(card, indent=2, ensure_ascii=False) + "\n", self.output / CARD_FILE)
-
-    def _drop_run_state(self) -> None:
-        for path in self.ckpt_dir.iterdir():
-            if path.name != "lock":
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return self.folder.save_checkpoint(torch, model, tokenizer, optimizer, scheduler, step,
+                                           self.config.keep_checkpoints)
 
     # -- training -----------------------------------------------------------------------------
 
@@ -437,11 +302,7 @@ class Finetuner:
         scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_fraction * total_steps), total_steps)
         step = 0
         if checkpoint is not None:
-            state = torch.load(checkpoint / TRAINER_STATE, map_location="cpu", weights_only=True)
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state(torch, state["rng"])
-            step = state["step"]
+            step = restore_trainer_state(torch, checkpoint, optimizer, scheduler)
         else:
             torch.manual_seed(cfg.seed)
             if torch.cuda.is_available():
@@ -449,12 +310,12 @@ class Finetuner:
 
         model.train()
         order_epoch, order = -1, []
-        with tqdm(total=total_steps, initial=step, unit="step", desc="finetune", disable=_no_bar(self.progress),
+        with tqdm(total=total_steps, initial=step, unit="step", desc="finetune", disable=no_bar(self.progress),
                   file=sys.stderr) as bar:
             while step < total_steps:
                 epoch, position = divmod(step, steps_per_epoch)
                 if epoch != order_epoch:
-                    order_epoch, order = epoch, _epoch_order(len(train_ids), cfg.seed, epoch)
+                    order_epoch, order = epoch, epoch_order(len(train_ids), cfg.seed, epoch)
                 chosen = order[position * cfg.batch_size:(position + 1) * cfg.batch_size]
                 input_ids, attention, labels = collate([train_ids[i] for i in chosen], pad_id, torch)
                 loss = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
@@ -491,48 +352,6 @@ class Finetuner:
         return round(math.exp(total / max(count, 1)), 4)
 
 
-def collate(sequences: list, pad_id: int, torch) -> tuple[Any, Any, Any]:
-    """Right-pad to the longest sequence: (input_ids, attention_mask, labels). Padding is masked
-    out of the loss by the attention mask, not by its id, so a pad id equal to the end-of-text id
-    still leaves each sequence's real final end-of-text token as a target."""
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention[row, :len(seq)] = 1
-    labels = input_ids.masked_fill(attention == 0, -100)
-    return input_ids, attention, labels
-
-
-def _held_out(record_id: str, fraction: float) -> bool:
-    digest = hashlib.sha256(f"val:{record_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
-
-
-def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    order = list(range(n))
-    random.Random(f"{seed}:{epoch}").shuffle(order)
-    return order
-
-
-def _rng_state(torch) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(torch, state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _step_of(path: Path) -> int:
-    return int(path.name.split("-")[1])
-
-
 def _same_folder(a: Path, b: Path) -> bool:
     try:
         return a.expanduser().exists() and b.exists() and a.expanduser().resolve() == b.resolve()
@@ -540,49 +359,7 @@ def _same_folder(a: Path, b: Path) -> bool:
         return False
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _no_bar(progress: bool | None) -> bool | None:
-    # tqdm's disable=None turns the bar off when stderr is not a terminal (cron, CI, pipes).
-    return None if progress is None else not progress
-
-
-def render_readme(card: dict[str, Any]) -> str:
-    data = card["data"]
-    return f"""# Generator fine-tuned by datafactory
-
-A causal language model trained to write a news body after its title, in the format
-`{card['format']}` with the separator `{card['separator']}`. Load it with
-`datafactory.lm.load_generator(PATH)` (the separator comes from `{CARD_FILE}`).
-
-| | |
-|---|---|
-| base model | `{card['base_model']}` ({card['architecture']}, {card['parameters']:,} parameters) |
-| data | `{data['path']}` (sha256 `{data['sha256'][:16]}...`) |
-| rows | {data['rows_train']} training, {data['rows_val']} validation (by a hash of the id), {data['rows_rejected']} without title or text |
-| steps | {card['steps']} ({card['epochs']} epochs) of batch {card['batch_size']}, max length {card['max_length']} tokens |
-| optimizer | AdamW, learning rate {card['learning_rate']}, linear warmup ({card['warmup_fraction']}) and decay, weight decay {card['weight_decay']}, gradients clipped to {card['max_grad_norm']} |
-| seed | {card['seed']} |
-| validation perplexity | {card['val_perplexity_before']:.2f} before, {card['val_perplexity_after']:.2f} after |
-
-Made for misinformation-detection research: its articles are machine-written and must be
-labelled as such.
-"""
-
-
 # -- init-generator -----------------------------------------------------------------------------
-
-
-def corpus_texts(data: InputConfig) -> Iterator[str]:
-    """Titles, bodies and captions of the corpus's usable records, streamed."""
-    intake = Intake(data, LimitsConfig(), data.name or data.path.stem, str(data.path))
-    for raw in readers.iter_rows(data):
-        record, _ = intake(raw)
-        if record is not None:
-            yield from (record[name] for name in ("title", "text", "caption") if record[name])
 
 
 def init_generator(data: InputConfig, output: Path | str, *, vocab_size: int = 4000, layers: int = 2,
