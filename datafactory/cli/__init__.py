@@ -4,6 +4,7 @@ library function that scripts and notebooks can call too."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -46,6 +47,11 @@ def main_options(
         stream=sys.stderr,
         force=True,
     )
+    if not debug:
+        # transformers' weight-loading bars and notices drown the build's own log lines;
+        # set only through env vars, so nothing heavy is imported for --help.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 app.command("build")(build_cmd.build_cli)
