@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,35 @@ def _offline(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(cache))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(cache / "datasets"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """The CLI's callback points the root logger at the runner's stderr: put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@contextmanager
+def crash_at_shard(monkeypatch, index: int):
+    """A build inside this block dies (KeyboardInterrupt) just before writing shard ``index``."""
+    from datafactory.output import OutputDir
+
+    write_shard = OutputDir.write_shard
+
+    def crashing(self, shard, records, rejects):
+        if shard == index:
+            raise KeyboardInterrupt("simulated crash")
+        return write_shard(self, shard, records, rejects)
+
+    monkeypatch.setattr(OutputDir, "write_shard", crashing)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(OutputDir, "write_shard", write_shard)
 
 
 def sample_rows() -> list[dict[str, Any]]:

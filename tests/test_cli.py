@@ -3,7 +3,6 @@ and the installed console script in a real subprocess."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -19,15 +18,6 @@ from datafactory.cli import app
 
 SPAN = re.compile(r"\[[^\[\]\n]+ -> [^\[\]\n]+\]")
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The app's callback points the root logger at the runner's stderr: put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ on a fake build with generated articles, rejects and a tiny random GPT-2 as the 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 
@@ -31,15 +30,6 @@ GENERATED = 12  # parents with a generated child
 SKIPPED = 5  # generate_article could not run on them
 FAILED = 3  # generate_article raised on them
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The app's callback points the root logger at the runner's stderr: put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 # -- metrics -----------------------------------------------------------------------------------

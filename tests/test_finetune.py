@@ -5,7 +5,6 @@ uninterrupted one, clear errors, and the CLI."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 
@@ -195,15 +194,6 @@ def test_errors(tiny_base, tmp_path):
 # -- the CLI --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def _restore_logging():
-    """The app's callback points the root logger at the runner's stderr: put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
 
 def invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
@@ -216,7 +206,6 @@ def stderr_of(result) -> str:
         return result.output
 
 
-@pytest.mark.usefixtures("_restore_logging")
 def test_cli_init_then_finetune_with_column_mapping(tmp_path):
     renamed = [{"story": r["id"], "headline": r["title"], "body": r["text"]} for r in sample_rows()[:120]]
     corpus = write_jsonl(tmp_path / "renamed.jsonl", renamed)
@@ -243,7 +232,6 @@ def test_cli_init_then_finetune_with_column_mapping(tmp_path):
     assert "error[E200]" in stderr_of(result) and "--overwrite" in stderr_of(result)
 
 
-@pytest.mark.usefixtures("_restore_logging")
 def test_cli_errors_and_help(tmp_path):
     result = invoke("finetune-generator", "--data", SAMPLE, "--model", tmp_path / "missing", "--output",
                     tmp_path / "out")

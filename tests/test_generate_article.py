@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import sample_rows, shard_bytes, swap_stage, write_config, write_jsonl
+from conftest import crash_at_shard, sample_rows, shard_bytes, swap_stage, write_config, write_jsonl
 from datafactory import schema
 from datafactory.config import load_config
 from datafactory.errors import ConfigError, ModelNotFoundError
@@ -107,8 +107,6 @@ def test_bad_generation_configs_stop_before_work(tmp_path, trained_generator):
 
 @pytest.mark.slow
 def test_swap_then_generate_end_to_end_and_resume_regenerates_the_same_text(tmp_path, trained_generator, monkeypatch):
-    from datafactory.output import OutputDir
-
     write_jsonl(tmp_path / "in.jsonl", sample_rows()[:40])
     stages = [swap_stage(), generate_stage(trained_generator)]
     config = write_config(tmp_path, input_path=tmp_path / "in.jsonl", stages=stages, shard_size=10, batch_size=8)
@@ -121,17 +119,8 @@ def test_swap_then_generate_end_to_end_and_resume_regenerates_the_same_text(tmp_
     assert all(r["id"].endswith(":entity_swap:generate_article") for r in children)
     assert all(s["field"] == "title" for r in children for s in r["spans"])
 
-    write_shard = OutputDir.write_shard
-
-    def crash_at_third_shard(self, index, records, rejects):
-        if index == 2:
-            raise KeyboardInterrupt("simulated crash")
-        return write_shard(self, index, records, rejects)
-
-    monkeypatch.setattr(OutputDir, "write_shard", crash_at_third_shard)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_at_shard(monkeypatch, 2), pytest.raises(KeyboardInterrupt):
         build(load_config(config), progress=False)
-    monkeypatch.setattr(OutputDir, "write_shard", write_shard)
     resumed = build(load_config(config), resume=True, progress=False)
     assert resumed.status == "resumed"
     assert shard_bytes(resumed.output) == shard_bytes(reference.output)

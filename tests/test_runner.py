@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SAMPLE, shard_bytes, write_config, write_jsonl, sample_rows
+from conftest import SAMPLE, crash_at_shard, shard_bytes, write_config, write_jsonl, sample_rows
 from datafactory import schema
 from datafactory.config import load_config
 from datafactory.errors import OutputError, OutputLockedError, ResumeMismatchError, UnfinishedBuildError
@@ -83,17 +83,8 @@ def test_unfinished_build_needs_resume_and_a_changed_config_cannot_resume(tmp_pa
     config = write_config(tmp_path)
     (tmp_path / "ref").mkdir()
     reference = shard_bytes(run(write_config(tmp_path / "ref")).output)
-    write_shard = OutputDir.write_shard
-
-    def crash_at_third_shard(self, index, records, rejects):
-        if index == 2:
-            raise KeyboardInterrupt("simulated crash")
-        return write_shard(self, index, records, rejects)
-
-    monkeypatch.setattr(OutputDir, "write_shard", crash_at_third_shard)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_at_shard(monkeypatch, 2), pytest.raises(KeyboardInterrupt):
         run(config)
-    monkeypatch.setattr(OutputDir, "write_shard", write_shard)
     assert OutputDir(tmp_path / "out").finished_shards() == 2
     with pytest.raises(UnfinishedBuildError, match="--resume"):
         run(config)
