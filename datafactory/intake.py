@@ -79,9 +79,12 @@ class Intake:
                 raise RowRejected(f"{name} is not valid UTF-8 (byte {exc.start})") from None
         if not isinstance(value, str):
             raise RowRejected(f"{name} must be text, got {type(value).__name__} (column {column!r})")
-        bad = next((i for i, ch in enumerate(value) if "\ud800" <= ch <= "\udfff"), None)
-        if bad is not None:
-            raise RowRejected(f"{name} is not valid UTF-8 (undecodable byte at character {bad})")
+        try:
+            # Lone surrogates are undecodable bytes kept by surrogateescape; encoding finds
+            # the first in C instead of a Python loop over every character.
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise RowRejected(f"{name} is not valid UTF-8 (undecodable byte at character {exc.start})") from None
         if "\x00" in value:
             raise RowRejected(f"{name} contains NUL characters")
         value = value.strip()

@@ -103,8 +103,10 @@ def build(
         if mode == "resume":
             log.info("resuming %s: %d shard(s) already finished", config.output, finished)
 
-        _fit(config, stages, progress)
-        _write_shards(config, stages, out, limit, finished, progress)
+        # Counting a JSONL input is a full scan: once, for both progress bars.
+        total = readers.count_rows(config.input)
+        _fit(config, stages, total, progress)
+        _write_shards(config, stages, out, limit, finished, total, progress)
 
         rejects = out.merge_rejects()
         manifest = build_manifest(
@@ -153,13 +155,14 @@ def _setup(stage: Stage) -> None:
         raise StageError(f"stage {stage.name!r} failed to set up: {exc}") from exc
 
 
-def _fit(config: PipelineConfig, stages: list[Stage], progress: bool | None) -> None:
+def _fit(config: PipelineConfig, stages: list[Stage], input_rows: int | None, progress: bool | None) -> None:
     for stage in stages:
         if not stage.needs_corpus:
             continue
-        input_cfg = stage.corpus_input() or config.input
-        limits = config.limits if stage.corpus_input() is None else LimitsConfig()
-        total = readers.count_rows(input_cfg)
+        own_input = stage.corpus_input()
+        input_cfg = own_input or config.input
+        limits = config.limits if own_input is None else LimitsConfig()
+        total = input_rows if own_input is None else readers.count_rows(own_input)
         with tqdm(total=total, unit="row", desc=f"fit {stage.name}", disable=_no_bar(progress), file=sys.stderr) as bar:
             stage.fit(_real_batches(input_cfg, limits, config.batch_size, bar))
 
@@ -173,10 +176,9 @@ def _real_batches(input_cfg: InputConfig, limits: LimitsConfig, size: int, bar: 
 
 
 def _write_shards(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: int | None,
-                  finished: int, progress: bool | None) -> None:
+                  finished: int, total: int | None, progress: bool | None) -> None:
     intake = Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
     rows = readers.iter_rows(config.input)
-    total = readers.count_rows(config.input)
     if limit is not None:
         rows = itertools.islice(rows, limit)
         total = limit if total is None else min(total, limit)
