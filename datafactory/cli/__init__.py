@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback when a command fails."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback when a command fails, and transformers' own loading output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
