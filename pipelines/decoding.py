@@ -30,6 +30,23 @@ class DecodingParams:
     """Below 1: nucleus sampling."""
     repetition_penalty: float = 1.0
     num_beams: int = 4
+    # Discriminator-guided strategies (mcts, rerank):
+    simulations: int = 50
+    """MCTS simulations per emitted token."""
+    c_puct: float = 3.0
+    """MCTS exploration constant of PUCT."""
+    alpha: float = 1.0
+    """MCTS value D(c|x)^alpha * likelihood^(1-alpha)."""
+    rollout_tokens: int = 0
+    """MCTS: tokens sampled past a leaf before it is scored (0: score the leaf itself)."""
+    rollout_threshold: float | None = None
+    """MCTS adaptive rollout: stop rolling out once the score reaches this."""
+    choice_temperature: float = 0.0
+    """MCTS: 0 emits the most visited child; above 0 draws one with probability ~ visits^(1/t)."""
+    causal_discriminator: bool = False
+    """MCTS: reuse the (causal, same-tokenizer) discriminator's key/value cache along the tree."""
+    guidance_strength: float = 1.0
+    """rerank: next-token log-probability + strength * log D(c | prefix + token)."""
 
 
 @dataclass
@@ -59,15 +76,31 @@ def register(cls: type) -> type:
     return cls
 
 
+#: Strategies defined in their own modules (they import this one), loaded on first lookup.
+_GUIDED_MODULES = ("pipelines.mcts", "pipelines.rerank")
+
+
+def _load_guided() -> None:
+    import importlib
+
+    for module in _GUIDED_MODULES:
+        importlib.import_module(module)
+
+
 def known_strategies() -> list[str]:
+    _load_guided()
     return sorted(_STRATEGIES)
 
 
-def get_strategy(name: str) -> DecodingStrategy:
+def get_strategy(name: str, **options: Any) -> DecodingStrategy:
+    """A strategy by name; ``options`` go to its constructor (e.g. ``discriminator=`` for the
+    guided ones)."""
+    _load_guided()
     try:
-        return _STRATEGIES[name]()
+        cls = _STRATEGIES[name]
     except KeyError:
         raise ValueError(f"unknown decoding strategy {name!r}; known: {', '.join(known_strategies())}") from None
+    return cls(**options)
 
 
 def stop_ids(generator: Generator) -> list[int]:
@@ -92,6 +125,10 @@ class Sampling:
     name: ClassVar[str] = "sample"
     greedy: ClassVar[bool] = False
 
+    def guidance(self, generator: Generator, params: DecodingParams, prompt_len: int) -> list[Any]:
+        """Logits processors a subclass adds after temperature and top-k, before top-p."""
+        return []
+
     def generate(self, generator: Generator, prompts: list[str], seeds: list[int],
                  params: DecodingParams) -> list[Continuation]:
         torch = require_torch()
@@ -114,6 +151,7 @@ class Sampling:
                 processors.append(TemperatureLogitsWarper(params.temperature))
             if params.top_k > 0:
                 processors.append(TopKLogitsWarper(params.top_k))
+            processors.extend(self.guidance(generator, params, prompt_len))
             if params.top_p < 1.0:
                 processors.append(TopPLogitsWarper(params.top_p))
         # Each row's uniforms come from its own seed, drawn up front: sampling by inverse CDF
