@@ -56,7 +56,7 @@ def build_manifest(
         },
         "schema_version": schema.SCHEMA_VERSION,
         "versions": _versions(),
-        "stages": [{"name": s.name, "version": s.version, "models": s.models()} for s in stages],
+        "stages": [_stage_entry(s, resumed) for s in stages],
         "shards": shards,
         "totals": totals,
         "rejects": _reject_summary(rejects),
@@ -65,6 +65,15 @@ def build_manifest(
         "duration_s": round(finished - started_at, 3),
         "resumed": resumed,
     }
+
+
+def _stage_entry(stage: Stage, resumed: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": stage.name, "version": stage.version, "models": stage.models()}
+    stats = stage.run_stats()
+    if stats is not None:
+        # After a resume, the figures cover only the shards this process wrote.
+        entry["run_stats"] = {**stats, "resumed": resumed}
+    return entry
 
 
 def _shards_and_totals(out: OutputDir) -> tuple[list[dict[str, Any]], dict[str, Any]]:

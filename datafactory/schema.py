@@ -14,7 +14,7 @@ A record is one news item, real or manipulated::
     manipulations list<str>  stage names applied, in order
     spans         list<struct>  every replaced span (see SPAN_TYPE)
     scores        struct of nullable doubles (see SCORES_TYPE)
-    provenance    list<struct>  one entry per manipulation: stage, version, model, params, seed
+    provenance    list<struct>  one entry per manipulation: stage, version, model, params, seed, stats
 
 Example::
 
@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 #: One replaced span. ``start``/``end`` are character offsets of the replacement in the
 #: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field.
@@ -59,7 +59,9 @@ SCORES_TYPE = pa.struct(
 )
 
 #: How one manipulation was made. ``params`` is the stage's full config as canonical JSON,
-#: so any stage's options fit one column type.
+#: so any stage's options fit one column type; ``stats`` (JSON, nullable) is what the stage
+#: measured making this row (e.g. search statistics of guided decoding): deterministic
+#: counts only, never timings, so rebuilt shards stay byte-identical.
 PROVENANCE_TYPE = pa.struct(
     [
         pa.field("stage", pa.string(), nullable=False),
@@ -68,6 +70,7 @@ PROVENANCE_TYPE = pa.struct(
         pa.field("model_version", pa.string()),
         pa.field("params", pa.string(), nullable=False),
         pa.field("seed", pa.uint64(), nullable=False),
+        pa.field("stats", pa.string()),
     ]
 )
 

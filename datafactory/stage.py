@@ -68,6 +68,11 @@ class Stage(ABC):
         """Models the stage uses, for the manifest: ``[{"name", "version", "kind"}]``."""
         return []
 
+    def run_stats(self) -> dict[str, Any] | None:
+        """What this process measured while running the stage (e.g. tokens, seconds), for the
+        manifest; unlike rows, these may differ between runs."""
+        return None
+
     def row_seed(self, record_id: str) -> int:
         """A seed for one row, derived from the build seed, the stage and the row id only,
         so a row gets the same randomness whatever batch, shard or worker it lands in."""
