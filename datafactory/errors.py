@@ -52,6 +52,23 @@ class ModelNotFoundError(ConfigError):
     code = "E103"
 
 
+class UnknownClassError(ConfigError):
+    """A classifier's target class is not one of its classes: lists the known ones."""
+
+    code = "E104"
+
+    def __init__(self, source: str, field: str | None, target: object, known: list[str]):
+        super().__init__(source, field, f"unknown target class {target!r}",
+                         f"Known classes, by index: {', '.join(f'{i}={c}' for i, c in enumerate(known))}")
+
+
+class ModelRefusedError(ConfigError):
+    """A model file exists but is not loaded: its hash does not match its card, its card is of
+    an unknown format or kind, or it holds types outside the allow-list (no arbitrary unpickling)."""
+
+    code = "E105"
+
+
 class OutputError(DatafactoryError):
     """The output folder is in a state that does not allow this build."""
 
@@ -78,6 +95,12 @@ class NoGeneratedRowsError(DatafactoryError):
     """The dataset holds no rows made by the stage being evaluated."""
 
     code = "E301"
+
+
+class NotEnoughDataError(DatafactoryError):
+    """Too few usable rows, or a single class, to train or evaluate a detector."""
+
+    code = "E302"
 
 
 class InputReadError(DatafactoryError):
