@@ -7,7 +7,13 @@ model ``oracle_perplexity``: exp of the mean negative log-likelihood of every to
 LM; generated text far below the reference is bland, far above is broken.
 
 plus, for the generated side, the rejection rate of the stage (rows it skipped or failed on,
-from ``rejects.parquet``) and its most common reasons.
+from ``rejects.parquet``) and its most common reasons, the mean guiding-discriminator score
+(``scores.discriminator``) when a guided strategy wrote the rows, and the stage's time and LM
+forward passes per generated token from the manifest.
+
+With a ``judge`` classifier and a ``target`` class: ``target_accuracy`` (share of bodies the
+judge assigns to the target) and ``judge_target_probability`` (its mean probability), on both
+sides; see :mod:`datafactory.generation_judge`.
 
 Example::
 
@@ -15,8 +21,8 @@ Example::
     from datafactory.generation_eval import evaluate_generation
 
     report = evaluate_generation("out/generated", InputConfig(path="data/sample_news.jsonl"),
-                                 oracle="out/tiny-gpt2")
-    print(report["metrics"]["self_bleu"])
+                                 oracle="out/tiny-gpt2", judge="out/real-vs-generated", target="real")
+    print(report["metrics"]["self_bleu"], report["metrics"]["target_accuracy"])
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ import pyarrow.parquet as pq
 
 from datafactory import readers, schema
 from datafactory.config import InputConfig, LimitsConfig
-from datafactory.errors import InputNotFoundError, InputReadError, NoGeneratedRowsError
+from datafactory.errors import ConfigError, InputNotFoundError, InputReadError, NoGeneratedRowsError
+from datafactory.generation_judge import judge_section, judge_texts, load_judge, speed
+from datafactory.generation_markdown import render_markdown
 from datafactory.inspect import load_summary
 from datafactory.intake import Intake
 from datafactory.output import REJECTS, OutputDir, write_text_atomic
@@ -42,6 +50,7 @@ from datafactory.text_metrics import SELF_BLEU_SAMPLE, distinct_n, length_stats,
 EVAL_DIR = "eval"
 JSON_FILE = "generation.json"
 MD_FILE = "generation.md"
+FORMAT = "datafactory-generation-eval/2"
 DEFAULT_STAGE = "generate_article"
 TOP_REASONS = 10
 
@@ -135,8 +144,8 @@ def _torch() -> Any:
 
 
 def generated_rows(out: OutputDir, stage: str) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Rows whose manipulations include ``stage`` (id, parent_id, text, generator_logprob), in
-    shard order, and a count of every manipulation chain in the build."""
+    """Rows whose manipulations include ``stage`` (id, parent_id, text, generator_logprob,
+    discriminator), in shard order, and a count of every manipulation chain in the build."""
     rows: list[dict[str, Any]] = []
     chains: Counter[str] = Counter()
     for path in out.shard_files():
@@ -146,7 +155,8 @@ def generated_rows(out: OutputDir, stage: str) -> tuple[list[dict[str, Any]], Co
             if stage in record["manipulations"]:
                 scores = record["scores"] or {}
                 rows.append({"id": record["id"], "parent_id": record["parent_id"], "text": record["text"],
-                             "generator_logprob": scores.get("generator_logprob")})
+                             "generator_logprob": scores.get("generator_logprob"),
+                             "discriminator": scores.get("discriminator")})
     return rows, chains
 
 
@@ -215,13 +225,20 @@ def evaluate_generation(
     device: str = "auto",
     seed: int = 0,
     self_bleu_sample: int | None = SELF_BLEU_SAMPLE,
+    judge: str | None = None,
+    target: str | int | None = None,
+    judge_kind: str = "auto",
 ) -> dict[str, Any]:
     """Compare the bodies a stage generated in ``out_dir`` with the ``reference`` corpus.
 
     Uses the first ``max_samples`` generated rows (shard order) and reference bodies (file
-    order), or all. Writes ``OUT/eval/generation.json`` and ``OUT/eval/generation.md`` and
-    returns what the JSON holds.
+    order), or all. ``judge`` (a classifier :func:`pipelines.discriminators.load_classifier`
+    accepts) and ``target`` (one of its classes) add the target-class metrics. Writes
+    ``OUT/eval/generation.json`` and ``OUT/eval/generation.md`` and returns what the JSON holds.
     """
+    if target is not None and judge is None:
+        raise ConfigError("--target", None, "is the class a judge scores, but no --judge is given",
+                          "Add --judge with a classifier (e.g. a folder from datafactory train-detector)")
     out = OutputDir(Path(out_dir))
     manifest = load_summary(out.root, examples=0).manifest  # NotADatasetError when unbuilt
     rows, chains = generated_rows(out, stage)
@@ -238,21 +255,29 @@ def evaluate_generation(
         raise InputReadError(f"{reference.path}: no usable bodies in {ref_read} row(s); map the body column "
                              "with --columns text=COLUMN")
     oracle_model = load_oracle(oracle, device) if oracle is not None else None
+    judge_model = load_judge(judge, target, kind=judge_kind, device=device) if judge is not None else None
     logprobs = [r["generator_logprob"] for r in sample if r["generator_logprob"] is not None]
     gen_metrics = _metrics(generated, oracle_model, batch_size, seed, self_bleu_sample)
     ref_metrics = _metrics(ref_texts, oracle_model, batch_size, seed, self_bleu_sample)
+    if judge_model is not None:
+        for name, sides in judge_texts(judge_model, generated, ref_texts).items():
+            gen_metrics[name], ref_metrics[name] = sides["generated"], sides["reference"]
+    discriminator = [r["discriminator"] for r in sample if r["discriminator"] is not None]
     report = {
-        "format": "datafactory-generation-eval/1",
+        "format": FORMAT,
         "dataset": manifest.get("name"),
         "out_dir": str(out.root),
         "stage": stage,
         "reference": {"path": str(reference.path), "format": readers.detect_format(reference),
                       "columns": dict(reference.columns), "rows_read": ref_read},
         "oracle": oracle,
+        "judge": judge_section(judge, judge_model, manifest) if judge_model is not None else None,
         "samples": {"generated": len(generated), "generated_total": len(rows), "reference": len(ref_texts)},
         "metrics": {name: {"generated": _clean(gen_metrics[name]), "reference": _clean(ref_metrics[name])}
                     for name in gen_metrics},
         "generator_logprob_mean": _clean(statistics.fmean(logprobs)) if logprobs else None,
+        "discriminator_score_mean": _clean(statistics.fmean(discriminator)) if discriminator else None,
+        "speed": speed(manifest, stage),
         "rejection": {**rejection, "rate": _clean(rejection["rate"])},
     }
     folder = out.root / EVAL_DIR
@@ -265,48 +290,3 @@ def evaluate_generation(
 def _clean(value: float) -> float | None:
     """JSON has no NaN: a metric that cannot be computed is null."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
-    return str(value)
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown: a metric | generated | reference table and the rejections."""
-    samples, rejection = report["samples"], report["rejection"]
-    rows = [("samples", samples["generated"], samples["reference"])]
-    rows += [(name, m["generated"], m["reference"]) for name, m in report["metrics"].items()]
-    if report["generator_logprob_mean"] is not None:
-        rows.append(("generator_logprob_mean", report["generator_logprob_mean"], None))
-    cells = [("metric", "generated", "reference")] + [(name, _fmt(g), _fmt(r)) for name, g, r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(3)]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                 for i, (cell, w) in enumerate(zip(row, widths))) + " |"
-
-    table = [line(cells[0]), "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":"
-                                            for i, w in enumerate(widths)) + "|"]
-    table += [line(row) for row in cells[1:]]
-    reasons = "\n".join(f"| {r['reason']} | {r['count']} |" for r in rejection["top_reasons"]) or "| (none) | 0 |"
-    rate = "–" if rejection["rate"] is None else f"{rejection['rate']:.1%}"
-    return f"""# Generation eval: `{report['stage']}` in {report['dataset']}
-
-Generated bodies from `{report['out_dir']}` against the reference `{report['reference']['path']}`;
-oracle: {f"`{report['oracle']}`" if report['oracle'] else "none"}.
-
-{chr(10).join(table)}
-
-## Rejections
-
-`{report['stage']}` skipped or failed on {rejection['rejected']} row(s) and generated for {rejection['generated_parents']}:
-rejection rate {rate}.
-
-| reason | rows |
-|---|---|
-{reasons}
-"""

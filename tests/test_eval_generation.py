@@ -229,3 +229,150 @@ def test_errors_say_what_is_wrong(tmp_path, built, reference):
     assert bad_columns.exit_code == 2 and "FIELD=COLUMN" in bad_columns.output
     no_reference = runner.invoke(app, ["eval-generation", str(built), "-r", str(tmp_path / "nope.jsonl")])
     assert no_reference.exit_code == 2 and "does not exist" in no_reference.output
+
+
+# -- judge, guiding discriminator and cost per token ---------------------------------------------
+
+
+def _topic_rows(category: str) -> list[dict]:
+    return [r for r in sample_rows() if r["category"] == category]
+
+
+@pytest.fixture(scope="module")
+def topic_judge(tmp_path_factory) -> Path:
+    """A sports-vs-politics TF-IDF detector trained on every body of the two categories, so it
+    classifies each of them correctly: the target accuracy of any mix of them is known."""
+    from detectors.tfidf import TfidfDetector
+
+    rows = _topic_rows("sports") + _topic_rows("politics")
+    detector = TfidfDetector().fit([r["text"] for r in rows], [r["category"] for r in rows], label="category")
+    assert detector.card["training_accuracy"] == 1.0
+    return detector.save(tmp_path_factory.mktemp("judges") / "topics")
+
+
+RUN_STATS = {"rows": 8, "tokens": 400, "seconds": 2.0, "lm_forwards": 1200, "discriminator_calls": 300}
+
+
+def write_guided_build(root: Path, *, guide: str, run_stats: dict | None = RUN_STATS,
+                       models: list[dict] | None = None) -> Path:
+    """8 generated bodies, 6 of them sports stories and 2 politics ones, each with a guiding
+    discriminator score; its manifest names ``guide`` as the generate stage's discriminator, in
+    a config at ROOT/config/pipeline.yaml, and carries ``run_stats``."""
+    bodies = [r["text"] for r in _topic_rows("sports")[:6] + _topic_rows("politics")[:2]]
+    records = []
+    for index, (row, body) in enumerate(zip(sample_rows()[100:108], bodies)):
+        real = schema.real_record(id=row["id"], dataset="sample_news", title=row["title"], text=row["text"])
+        records += [real, {**real, "id": f"{row['id']}:{STAGE}", "falsified": True, "text": body,
+                           "manipulations": [STAGE], "scores": {**schema.empty_scores(), "discriminator": index / 10}}]
+    out = OutputDir(root)
+    out.start({"fake": True})
+    out.write_shard(0, schema.to_table(records), schema.to_table([], schema.REJECT_SCHEMA))
+    out.merge_rejects()
+    stage_entry = {"name": STAGE, "version": "3", "models": models or []}
+    if run_stats is not None:
+        stage_entry["run_stats"] = run_stats
+    out.finish({"format": "datafactory-manifest/1", "status": "complete", "name": "guided",
+                "config_source": str(root.parent / "config" / "pipeline.yaml"),
+                "config": {"stages": [{"stage": STAGE, "model": "/models/generator", "discriminator": guide,
+                                       "target_class": "sports"}]},
+                "stages": [stage_entry]}, "# fake\n")
+    return root
+
+
+@pytest.fixture
+def topic_reference(tmp_path) -> InputConfig:
+    """2 sports bodies and 6 politics ones."""
+    rows = _topic_rows("sports")[-2:] + _topic_rows("politics")[-6:]
+    return InputConfig(path=write_jsonl(tmp_path / "topic-reference.jsonl", rows), required=["text"])
+
+
+def test_judge_target_accuracy_on_known_texts_and_cost_per_token(tmp_path, topic_judge, topic_reference):
+    from pipelines.discriminators import load_classifier
+
+    build = write_guided_build(tmp_path / "out", guide="/models/another-discriminator")
+    report = evaluate_generation(build, topic_reference, judge=str(topic_judge), target="Sports")
+    assert report["format"] == "datafactory-generation-eval/2"
+    metrics = report["metrics"]
+    assert metrics["target_accuracy"] == {"generated": 6 / 8, "reference": 2 / 8}
+    judge = load_classifier(str(topic_judge), "sports")
+    generated = [r["text"] for r in _topic_rows("sports")[:6] + _topic_rows("politics")[:2]]
+    assert metrics["judge_target_probability"]["generated"] == pytest.approx(float(judge.score(generated).mean()))
+    assert 0.5 < metrics["judge_target_probability"]["generated"] < 1
+    assert report["judge"]["judge_is_guide"] is False and report["judge"]["guide"] is None
+    assert report["judge"]["target"] == "sports" and report["judge"]["kind"] == "sklearn"
+    assert report["judge"]["classes"] == ["politics", "sports"] and report["judge"]["path"] == str(topic_judge)
+    assert report["discriminator_score_mean"] == pytest.approx(sum(range(8)) / 80)
+    assert report["speed"] == {"seconds_per_token": 2.0 / 400, "lm_forwards_per_token": 3.0,
+                               "discriminator_calls_per_token": 0.75, "rows": 8, "tokens": 400, "seconds": 2.0,
+                               "partial": False}
+
+    markdown = (build / "eval" / "generation.md").read_text(encoding="utf-8")
+    assert "| target_accuracy" in markdown and "0.7500 |" in markdown and "0.2500 |" in markdown
+    assert "| discriminator_score_mean" in markdown and "target class `sports`" in markdown
+    assert "## Cost per generated token" in markdown and "| seconds | 0.005 |" in markdown
+    assert "| LM forward passes | 3 |" in markdown and "Warning" not in markdown
+    assert json.loads((build / "eval" / "generation.json").read_text())["metrics"]["target_accuracy"] == \
+        {"generated": 0.75, "reference": 0.25}
+
+
+def test_a_judge_that_guided_the_build_is_flagged(tmp_path, topic_judge, topic_reference):
+    import shutil
+
+    # The config (ROOT/config/pipeline.yaml) named the judge by a path relative to itself.
+    shutil.copytree(topic_judge, tmp_path / "judges" / "topics")
+    relative = write_guided_build(tmp_path / "out", guide="../judges/topics")
+    result = CliRunner().invoke(app, ["eval-generation", str(relative), "-r", str(topic_reference.path),
+                                      "--judge", str(tmp_path / "judges" / "topics"), "--target", "sports"])
+    assert result.exit_code == 0, result.output
+    assert "is the discriminator that guided generate_article (same path)" in stderr_of(result)
+    assert "**Warning: the judge is the discriminator that guided" in result.output
+    report = json.loads((relative / "eval" / "generation.json").read_text())
+    assert report["judge"]["judge_is_guide"] is True
+    assert report["judge"]["guide"] == {"stage": STAGE, "discriminator": "../judges/topics", "by": "path"}
+
+    # A copy elsewhere is still the same model: the manifest's model versions tell.
+    from pipelines.discriminators import load_classifier
+
+    version = load_classifier(str(topic_judge), "sports").info()["version"]
+    (tmp_path / "elsewhere").mkdir()
+    copied = write_guided_build(tmp_path / "elsewhere" / "out", guide="/models/guide",
+                                models=[{"name": "/models/guide", "version": version, "kind": "sklearn"}])
+    report = evaluate_generation(copied, topic_reference, judge=str(topic_judge), target="sports")
+    assert report["judge"]["guide"] == {"stage": STAGE, "discriminator": "/models/guide", "by": "version"}
+
+
+def test_cost_per_token_is_null_without_run_stats_and_marked_after_a_resume(tmp_path, built, reference,
+                                                                             topic_reference):
+    ref_cfg = InputConfig(path=reference, columns={"text": "body"}, required=["text"])
+    report = evaluate_generation(built, ref_cfg)
+    assert report["speed"]["seconds_per_token"] is None and report["speed"]["lm_forwards_per_token"] is None
+    assert report["judge"] is None and report["discriminator_score_mean"] is None
+    markdown = (built / "eval" / "generation.md").read_text(encoding="utf-8")
+    assert "Cost per generated token" not in markdown and "judge: none" in markdown
+
+    resumed = write_guided_build(tmp_path / "resumed", guide="/models/guide",
+                                 run_stats={**RUN_STATS, "tokens": 100, "resumed": True})
+    report = evaluate_generation(resumed, topic_reference)
+    assert report["speed"]["seconds_per_token"] == 0.02 and report["speed"]["partial"] is True
+    assert "after a resume" in (resumed / "eval" / "generation.md").read_text(encoding="utf-8")
+
+
+def stderr_of(result) -> str:
+    try:
+        return result.stderr
+    except ValueError:  # a runner that mixes the streams
+        return result.output
+
+
+def test_judge_options_say_what_is_wrong(tmp_path, topic_judge, topic_reference):
+    build = write_guided_build(tmp_path / "out", guide="/models/guide")
+    runner = CliRunner()
+    base = ["eval-generation", str(build), "-r", str(topic_reference.path)]
+    no_judge = runner.invoke(app, base + ["--target", "sports"])
+    assert no_judge.exit_code == 2 and "error[E100]" in no_judge.output and "no --judge" in no_judge.output
+    no_target = runner.invoke(app, base + ["--judge", str(topic_judge)])
+    assert no_target.exit_code == 2 and "needs --target" in no_target.output and "politics, sports" in no_target.output
+    unknown = runner.invoke(app, base + ["--judge", str(topic_judge), "--target", "weather"])
+    assert unknown.exit_code == 2 and "error[E104]" in unknown.output and "0=politics, 1=sports" in unknown.output
+    missing = runner.invoke(app, base + ["--judge", str(tmp_path / "nope"), "--target", "sports"])
+    assert missing.exit_code == 2 and "error[E103]" in missing.output and "--judge" in missing.output
