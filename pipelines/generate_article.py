@@ -9,17 +9,23 @@ looping, or only the title echoed is rejected, and the row is retried with a new
 Input: RECORD_SCHEMA batch. Output: ``candidates`` children per record, id
 ``PARENT:generate_article`` (``...#k`` when candidates > 1), ``falsified=True``, the new body
 in ``text``, ``scores.generator_logprob`` = mean token log-probability of the body.
+
+Guided strategies (``mcts``, ``rerank``) steer the body toward a ``target_class`` of a
+``discriminator``; each child then also carries ``scores.discriminator`` (the
+discriminator's probability of the target for the final body) and, in its provenance entry,
+``stats`` (tokens, simulations, LM forwards, discriminator calls).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from datafactory import lm, registry, schema
 from datafactory.stage import Stage, StageConfig
@@ -36,8 +42,11 @@ class GenerateArticleConfig(StageConfig):
     """Text between title and body; default: the one in the model's generator_card.json."""
     device: str = "auto"
     """auto (GPU when present), cpu, cuda, cuda:1 ..."""
-    strategy: Literal["sample", "greedy", "beam"] = "sample"
-    """Decoding strategy: sample (with top_p < 1: nucleus), greedy or beam."""
+    path_fields: ClassVar[tuple[str, ...]] = ("model", "discriminator")
+
+    strategy: Literal["sample", "greedy", "beam", "mcts", "rerank"] = "sample"
+    """Decoding strategy: sample (with top_p < 1: nucleus), greedy, beam, or guided by a
+    discriminator: mcts (PPL-MCTS tree search) or rerank (top-k re-weighted, FUDGE-style)."""
     max_new_tokens: int = Field(200, gt=0)
     """Most tokens generated per body."""
     min_new_tokens: int = Field(20, ge=0)
@@ -59,7 +68,51 @@ class GenerateArticleConfig(StageConfig):
     max_repeated_trigrams: float = Field(0.3, gt=0, le=1)
     """Bodies whose share of repeated word trigrams exceeds this are degenerate (looping)."""
     generation_batch_size: int = Field(16, ge=1)
-    """Prompts decoded together in one batched forward."""
+    """Prompts decoded together in one batched forward (for mcts: trees searched together)."""
+    discriminator: str | None = None
+    """For mcts/rerank: the classifier to please. A detector folder (datafactory
+    train-detector), a scikit-learn pipeline saved with skops (.skops), or a Hugging Face
+    sequence-classifier folder or cached hub id."""
+    discriminator_kind: Literal["auto", "sklearn", "hf", "causal"] = "auto"
+    """How to load the discriminator; causal: a decoder-only classifier sharing the generator's
+    tokenizer, whose key/value cache mcts then reuses along the tree."""
+    target_class: str | None = None
+    """For mcts/rerank: the class the body should be judged as (a label name or index), e.g. real."""
+    discriminator_batch_size: int = Field(64, ge=1)
+    """Texts per discriminator call (Hugging Face classifiers)."""
+    simulations: int = Field(50, ge=1)
+    """mcts: simulations per generated token."""
+    c_puct: float = Field(3.0, gt=0)
+    """mcts: exploration constant of PUCT (higher explores more)."""
+    alpha: float = Field(1.0, ge=0, le=1)
+    """mcts: a node's value is D(target|x)^alpha * likelihood(x)^(1-alpha)."""
+    rollout_tokens: int = Field(0, ge=0)
+    """mcts: tokens sampled past a leaf before it is scored (0: the leaf itself)."""
+    rollout_threshold: float | None = Field(None, gt=0, le=1)
+    """mcts adaptive rollout: stop once the discriminator's score reaches this."""
+    choice_temperature: float = Field(0.0, ge=0)
+    """mcts: 0 emits the most visited token (deterministic without rollouts, so candidates and
+    retries would repeat; they are then skipped); above 0 draws ~ visits^(1/t)."""
+    guidance_strength: float = Field(1.0, gt=0)
+    """rerank: log p(token) + strength * log D(target | prefix + token)."""
+
+    @model_validator(mode="after")
+    def _guided_needs_a_discriminator(self) -> "GenerateArticleConfig":
+        if self.strategy in GUIDED:
+            if not self.discriminator or self.target_class is None:
+                raise ValueError(f"strategy {self.strategy} needs discriminator (a classifier path) and target_class "
+                                 "(the class to steer toward, e.g. real)")
+            if self.top_k < 1:
+                raise ValueError(f"strategy {self.strategy} expands the top_k next tokens: set top_k >= 1 (e.g. 10)")
+        return self
+
+    @property
+    def deterministic_search(self) -> bool:
+        """mcts with nothing random in it gives the same body for every seed."""
+        return self.strategy == "mcts" and self.rollout_tokens == 0 and self.choice_temperature == 0
+
+
+GUIDED = ("mcts", "rerank")
 
 
 @dataclass
@@ -71,6 +124,7 @@ class _Job:
     logprob: float | None = None
     seed: int = 0
     reason: str | None = None
+    stats: dict[str, Any] | None = None
 
 
 @registry.register
@@ -83,25 +137,50 @@ class GenerateArticle(Stage):
     def __init__(self, config: GenerateArticleConfig, *, seed: int):
         super().__init__(config, seed=seed)
         self.generator: lm.Generator | None = None
-        self.strategy = get_strategy(config.strategy)
+        self.discriminator: Any = None
+        self.strategy: Any = None
         self.params = DecodingParams(
             max_new_tokens=config.max_new_tokens, min_new_tokens=config.min_new_tokens,
             temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
-            repetition_penalty=config.repetition_penalty, num_beams=config.num_beams)
+            repetition_penalty=config.repetition_penalty, num_beams=config.num_beams,
+            simulations=config.simulations, c_puct=config.c_puct, alpha=config.alpha,
+            rollout_tokens=config.rollout_tokens, rollout_threshold=config.rollout_threshold,
+            choice_temperature=config.choice_temperature, causal_discriminator=config.discriminator_kind == "causal",
+            guidance_strength=config.guidance_strength)
+        self._run = {"rows": 0, "tokens": 0, "seconds": 0.0, "lm_forwards": 0, "discriminator_calls": 0}
 
     def check(self, source: str, field: str) -> None:
         lm.require_torch()
         lm.check_causal_lm(self.config.model, source=source, field=field)
+        if self.config.strategy in GUIDED:
+            from pipelines.discriminators import check_classifier
+
+            check_classifier(self.config.discriminator, self.config.discriminator_kind, source=source,
+                             field=field.rsplit(".", 1)[0] + ".discriminator" if field else "discriminator")
 
     def setup(self) -> None:
         if self.generator is None:
             self.generator = lm.load_generator(self.config.model, self.config.device, self.config.separator)
+        if self.config.strategy in GUIDED and self.discriminator is None:
+            from pipelines.discriminators import load_classifier
+
+            self.discriminator = load_classifier(
+                self.config.discriminator, self.config.target_class, kind=self.config.discriminator_kind,
+                device=self.config.device, batch_size=self.config.discriminator_batch_size)
+        if self.strategy is None:
+            options = {"discriminator": self.discriminator} if self.config.strategy in GUIDED else {}
+            self.strategy = get_strategy(self.config.strategy, **options)
 
     def models(self) -> list[dict[str, Any]]:
         self.setup()
         info = self.generator.info()
         info["card"] = self.generator.card
-        return [info]
+        if self.discriminator is None:
+            return [info]
+        return [info, {**self.discriminator.info(), "role": "discriminator"}]
+
+    def run_stats(self) -> dict[str, Any]:
+        return {**self._run, "seconds": round(self._run["seconds"], 3), "strategy": self.config.strategy}
 
     def attempt_seed(self, record_id: str, candidate: int, attempt: int) -> int:
         key = f"{self.row_seed(record_id)}:{candidate}:{attempt}".encode()
@@ -114,7 +193,8 @@ class GenerateArticle(Stage):
         records = batch.to_pylist()
         jobs = [_Job(i, k) for i, r in enumerate(records) if r["title"] for k in range(self.config.candidates)]
         pending = list(jobs)
-        for attempt in range(self.config.max_retries + 1):
+        attempts = 1 if self.config.deterministic_search else self.config.max_retries + 1
+        for attempt in range(attempts):
             for job in pending:
                 job.attempt = attempt
                 job.seed = self.attempt_seed(records[job.index]["id"], job.candidate, attempt)
@@ -136,7 +216,7 @@ class GenerateArticle(Stage):
                 else:
                     where = f"candidate {job.candidate}: " if self.config.candidates > 1 else ""
                     out.append({**record, schema.REJECT_REASON: f"degenerate output after "
-                                f"{self.config.max_retries + 1} attempt(s): {where}{job.reason}"})
+                                f"{attempts} attempt(s): {where}{job.reason}"})
         return schema.stage_output(out)
 
     def _generate(self, records: list[dict[str, Any]], jobs: list[_Job]) -> None:
@@ -144,14 +224,33 @@ class GenerateArticle(Stage):
         for start in range(0, len(jobs), size):
             chunk = jobs[start:start + size]
             prompts = [self.generator.prompt(records[job.index]["title"]) for job in chunk]
+            started = time.perf_counter()
             continuations = self.strategy.generate(self.generator, prompts, [job.seed for job in chunk], self.params)
+            self._count(continuations, time.perf_counter() - started)
             for job, continuation in zip(chunk, continuations):
                 text, logprobs, reason = self._finish(continuation.token_ids, continuation.logprobs)
                 reason = reason or degenerate_reason(text, records[job.index]["title"], self.config)
                 if reason is None:
                     job.text, job.logprob, job.reason = text, sum(logprobs) / len(logprobs), None
+                    job.stats = dict(continuation.stats) if continuation.stats else None
                 else:
                     job.reason = reason
+            if self.discriminator is not None:
+                done = [job for job in chunk if job.text is not None]
+                if done:
+                    # The final body (cut at its last sentence) is what a reader sees: score that.
+                    for job, score in zip(done, self.discriminator.score([job.text for job in done])):
+                        job.stats = {**(job.stats or {}), "discriminator": float(score)}
+
+    def _count(self, continuations: list[Any], seconds: float) -> None:
+        self._run["rows"] += len(continuations)
+        self._run["seconds"] += seconds
+        self._run["tokens"] += sum(len(c.token_ids) + int(c.stopped) for c in continuations)
+        for c in continuations:
+            stats = c.stats or {}
+            # Unguided strategies run one forward per token they produced.
+            self._run["lm_forwards"] += int(stats.get("lm_forwards", len(c.token_ids) + int(c.stopped)))
+            self._run["discriminator_calls"] += int(stats.get("discriminator_calls", 0))
 
     def _finish(self, token_ids: list[int], logprobs: list[float]) -> tuple[str, list[float], str | None]:
         """Decode, and cut after the last complete sentence (with its tokens' log-probabilities)."""
@@ -171,6 +270,9 @@ class GenerateArticle(Stage):
         suffix = f"#{job.candidate}" if self.config.candidates > 1 else ""
         scores = dict(record["scores"] or schema.empty_scores())
         scores["generator_logprob"] = job.logprob
+        stats = dict(job.stats or {})
+        if "discriminator" in stats:
+            scores["discriminator"] = stats.pop("discriminator")
         return {
             **record,
             "id": f"{record['id']}:{self.name}{suffix}",
@@ -183,6 +285,7 @@ class GenerateArticle(Stage):
             "provenance": [*record["provenance"], {
                 "stage": self.name, "version": self.version, "model": self.config.model,
                 "model_version": self.generator.card_hash, "params": self.params_json(), "seed": job.seed,
+                "stats": schema.canonical_json(stats) if stats else None,
             }],
             schema.REJECT_REASON: None,
         }

@@ -100,17 +100,12 @@ class MCTS:
 
     def __init__(self, discriminator: Any = None):
         self.discriminator = discriminator
-        self.totals = {"tokens": 0, "lm_forwards": 0, "discriminator_calls": 0}
 
     def generate(self, generator: Generator, prompts: list[str], seeds: list[int],
                  params: DecodingParams) -> list[Continuation]:
         if self.discriminator is None:
             raise ValueError("strategy mcts needs a discriminator")
-        search = TreeSearch(generator, self.discriminator, params, seeds)
-        results = search.run(prompts)
-        for key in self.totals:
-            self.totals[key] += sum(r.stats[key] for r in results)
-        return results
+        return TreeSearch(generator, self.discriminator, params, seeds).run(prompts)
 
 
 class TreeSearch:

@@ -31,7 +31,7 @@ class DiscriminatorRerank:
         self.top_k = top_k
         self.strength = strength
         self.stops = set(stops)
-        self.calls = 0
+        self.calls: dict[int, int] = {}  # texts scored, per row
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         torch = require_torch()
@@ -49,8 +49,8 @@ class DiscriminatorRerank:
                 body = ids + ([] if token in self.stops else [token])
                 texts.append(self.tokenizer.decode(body, skip_special_tokens=True))
                 where.append((row, j))
+                self.calls[row] = self.calls.get(row, 0) + 1
         if texts:
-            self.calls += len(texts)
             judged = torch.tensor([float(s) for s in self.discriminator.score(texts)], device=scores.device)
             bonus = self.strength * torch.log(judged.clamp(min=_FLOOR))
             rows = torch.tensor([r for r, _ in where], device=scores.device)
@@ -68,7 +68,6 @@ class Rerank(Sampling):
 
     def __init__(self, discriminator: Any = None):
         self.discriminator = discriminator
-        self.totals = {"tokens": 0, "lm_forwards": 0, "discriminator_calls": 0}
 
     def guidance(self, generator: Generator, params: DecodingParams, prompt_len: int) -> list[Any]:
         if self.discriminator is None:
@@ -79,10 +78,8 @@ class Rerank(Sampling):
 
     def generate(self, generator: Generator, prompts: list[str], seeds: list[int], params: DecodingParams):
         results = super().generate(generator, prompts, seeds, params)
-        steps = max((len(r.token_ids) + int(r.stopped) for r in results), default=0)
-        for r in results:
-            r.stats = {"tokens": len(r.token_ids), "lm_forwards": steps}
-        self.totals["tokens"] += sum(len(r.token_ids) for r in results)
-        self.totals["lm_forwards"] += steps * len(results)
-        self.totals["discriminator_calls"] += self._processor.calls
+        for row, r in enumerate(results):
+            # Per row, so that a row's record does not depend on the rows batched with it.
+            r.stats = {"tokens": len(r.token_ids), "lm_forwards": len(r.token_ids) + int(r.stopped),
+                       "discriminator_calls": self._processor.calls.get(row, 0)}
         return results
