@@ -90,6 +90,16 @@ def child_at(node: Node, index: int, stops: set[int], max_length: int) -> Node:
     return node.children[index]
 
 
+def check_shared_vocabulary(generator: Generator, discriminator: Any) -> None:
+    """A causal discriminator reads the generator's token ids directly: same vocabulary needed."""
+    if not hasattr(discriminator, "model") or not hasattr(discriminator, "tokenizer"):
+        raise ValueError("causal_discriminator needs a causal Hugging Face classifier (discriminator_kind: causal)")
+    if discriminator.tokenizer.get_vocab() != generator.tokenizer.get_vocab():
+        raise ValueError(f"the causal discriminator {getattr(discriminator, 'name', '')} does not share the "
+                         f"generator's tokenizer, so it cannot reuse the search's token ids; use "
+                         "discriminator_kind: hf (it then scores decoded text)")
+
+
 @register
 class MCTS:
     """``strategy: mcts``. Needs a discriminator: any object with ``score(texts) -> P(target)``
@@ -124,9 +134,8 @@ class TreeSearch:
         self.stop_tensor = torch.tensor(sorted(self.stops), device=self.device)
         self.rngs = [torch.Generator(device="cpu").manual_seed(seed % (2**63)) for seed in seeds]
         self.causal = bool(params.causal_discriminator)
-        if self.causal and not hasattr(discriminator, "model"):
-            raise ValueError("causal_discriminator needs a causal Hugging Face classifier "
-                             "(load it with kind: causal)")
+        if self.causal:
+            check_shared_vocabulary(generator, discriminator)
         self.trunk: Trunk | None = None
         self.dtrunk: Trunk | None = None
         self.lm_forwards: list[int] = []

@@ -258,3 +258,52 @@ def test_mcts_without_a_discriminator_is_refused():
     generator = make_generator({"<sep>": UNIFORM_ABCD})
     with pytest.raises(ValueError, match="discriminator"):
         MCTS().generate(generator, ["start <sep>"], [0], params())
+
+
+def _causal_classifier(tiny_gpt2, folder):
+    """A random decoder-only classifier on the tiny generator's tokenizer, saved and loaded the
+    way users load one."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2ForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_gpt2))
+    torch.manual_seed(3)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=32, n_layer=2, n_head=2,
+                        num_labels=2, id2label={0: "generated", 1: "real"}, label2id={"generated": 0, "real": 1},
+                        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id,
+                        eos_token_id=tokenizer.eos_token_id)
+    GPT2ForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    from pipelines.discriminators import load_classifier
+
+    return load_classifier(str(folder), "real", kind="causal", device="cpu")
+
+
+def test_a_causal_discriminator_reuses_its_cache_and_scores_as_a_full_forward(tiny_gpt2, tmp_path):
+    from datafactory import lm
+
+    generator = lm.load_generator(str(tiny_gpt2), "cpu", "<|pad|>")
+    guide = _causal_classifier(tiny_gpt2, tmp_path / "causal")
+    scored: list[tuple[list[int], float]] = []
+
+    class Watching(TreeSearch):
+        def _evaluate_leaves(self, rows, paths):
+            scores = super()._evaluate_leaves(rows, paths)
+            for b, path, score in zip(rows, paths, scores):
+                scored.append(([n.token for n in self.emitted[b]] + [n.token for n in path], score))
+            return scores
+
+    prompts = ["Storm hits the coast<|pad|>", "Minister resigns after vote on budget reform<|pad|>"]
+    options = params(max_new_tokens=8, min_new_tokens=8, simulations=5, top_k=5, causal_discriminator=True)
+    Watching(generator, guide, options, [0, 1]).run(prompts)
+    assert len(scored) >= 20 and guide.model is not None
+    with torch.inference_mode():
+        for ids, score in scored:
+            logits = guide.model(input_ids=torch.tensor([ids])).logits
+            assert score == pytest.approx(float(torch.softmax(logits, -1)[0, guide.target_index]), abs=1e-5)
+
+
+def test_a_causal_discriminator_must_share_the_generator_vocabulary(tiny_gpt2, tmp_path):
+    guide = _causal_classifier(tiny_gpt2, tmp_path / "causal")
+    generator = make_generator({"<sep>": UNIFORM_ABCD})
+    with pytest.raises(ValueError, match="tokenizer"):
+        TreeSearch(generator, guide, params(causal_discriminator=True), [0])
