@@ -55,17 +55,22 @@ def check_causal_lm(name_or_path: str, *, source: str, field: str) -> None:
     if name_or_path.startswith(("./", "../", "/", "~")):
         raise ModelNotFoundError(source, field, f"model folder {path} does not exist",
                                  "Fix the path (in a pipeline config, relative paths start at the config file's folder)")
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(name_or_path, "config.json")
-    except Exception:  # an id that is not a valid repo name
-        cached = None
-    if not isinstance(cached, str):
+    if cached_config(name_or_path) is None:
         raise ModelNotFoundError(
             source, field, f"model {name_or_path!r} is neither a folder nor in the local Hugging Face cache",
             "Give a model folder (e.g. one written by datafactory finetune-generator) or download the model "
             "on a machine with access (huggingface-cli download NAME)")
+
+
+def cached_config(name: str) -> str | None:
+    """Path of a hub model's config.json in the local Hugging Face cache, or None (never downloads)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json")
+    except Exception:  # not a valid repo id, or huggingface_hub missing
+        return None
+    return cached if isinstance(cached, str) else None
 
 
 @dataclass

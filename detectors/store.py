@@ -14,7 +14,6 @@ model file must match, so a file swapped or damaged after training is refused.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datafactory.errors import ModelNotFoundError, ModelRefusedError
+from datafactory.output import sha256_file  # noqa: F401  (re-exported: detectors hash with it)
 
 CARD_FILE = "detector_card.json"
 MODEL_FILE = "model.skops"
@@ -41,14 +41,6 @@ def require_sklearn() -> None:
     except ImportError as exc:
         raise ModelNotFoundError("<environment>", None, f"detectors need scikit-learn and skops ({exc.name} is missing)",
                                  f"Install them: {INSTALL_HINT}") from None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_detector_folder(path: Path) -> bool:

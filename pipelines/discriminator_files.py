@@ -130,13 +130,10 @@ def _find_local(path: Path, source: str, field: str | None) -> Found:
 
 
 def _find_cached(name: str, source: str, field: str | None) -> Found:
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    from datafactory.lm import cached_config
 
-        cached = try_to_load_from_cache(name, "config.json")
-    except Exception:  # not a valid repo id, or huggingface_hub missing
-        cached = None
-    if not isinstance(cached, str):
+    cached = cached_config(name)
+    if cached is None:
         raise ModelNotFoundError(
             source, field, f"classifier {name!r} is neither a path nor in the local Hugging Face cache",
             "Give a detector folder (datafactory train-detector), a .skops file or a classifier folder, "
