@@ -157,7 +157,8 @@ class TreeSearch:
             positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             out = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
                              position_ids=positions, use_cache=True)
-            self.trunk = Trunk.from_cache(out.past_key_values, enc["attention_mask"])
+            # Room for every token a body can have, emitted or on a path: never reallocated.
+            self.trunk = Trunk.from_cache(out.past_key_values, enc["attention_mask"], self.params.max_new_tokens + 1)
             vocab = out.logits.shape[-1]
             # Tokens seen so far per row, for the repetition penalty.
             self.seen = torch.zeros((batch, vocab), dtype=torch.bool, device=self.device)
@@ -175,6 +176,9 @@ class TreeSearch:
                 chosen = {b: self._choose(b) for b in active}
                 for b, node in chosen.items():
                     self.emitted[b].append(node)
+                    # Only the chosen subtree is searched on: drop its siblings now (each node
+                    # holds keys/values), rather than keep them reachable until the batch ends.
+                    self.roots[b].children = []
                     self.roots[b] = node
                     if node.terminal:
                         done[b] = True
@@ -222,7 +226,7 @@ class TreeSearch:
             self.lm_forwards[b] += 1
         kv = stack_node_kv(cache)
         for i, leaf in enumerate(leaves):
-            leaf.kv = kv[i]
+            leaf.kv = kv[i].clone()  # its own storage: a kept node must not pin its batch-mates
         seen = self.seen.index_select(0, index).clone()
         for i, path in enumerate(paths):
             seen[i, [n.token for n in path]] = True
@@ -300,7 +304,7 @@ class TreeSearch:
             self.discriminator_calls[b] += 1
         dkv = stack_node_kv(cache)
         for i, path in enumerate(paths):
-            path[-1].dkv = dkv[i]
+            path[-1].dkv = dkv[i].clone()
         return self._class_probability(out.logits).tolist()
 
     def _class_probability(self, logits: Any) -> Any:
@@ -410,10 +414,8 @@ class TreeSearch:
                 if not done[b]:
                     dcolumn[b] = node.dkv
             if self.dtrunk is None:
-                self.dtrunk = Trunk([(dcolumn[:, i, 0], dcolumn[:, i, 1]) for i in range(dcolumn.shape[1])],
-                                    live.long()[:, None])
-            else:
-                self.dtrunk.append(dcolumn, live)
+                self.dtrunk = Trunk.empty(dcolumn, self.params.max_new_tokens + 1)
+            self.dtrunk.append(dcolumn, live)
 
     def _continuation(self, b: int) -> Continuation:
         nodes = self.emitted[b]

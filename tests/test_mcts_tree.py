@@ -231,7 +231,7 @@ def test_forward_leaves_masks_padding_between_trunk_and_path():
     ids = torch.tensor([[IDS["<pad>"], IDS["start"]], [IDS["a"], IDS["b"]]])
     mask = torch.tensor([[0, 1], [1, 1]])
     out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0))
-    trunk = Trunk.from_cache(out.past_key_values, mask)
+    trunk = Trunk.from_cache(out.past_key_values, mask, 1)  # too small on purpose: it must grow
     node_kv = []
     for token, row in ((IDS["c"], 0), (IDS["d"], 0)):  # row 0's path: c, d (computed one by one)
         o, _, _, cache = forward_leaves(model, trunk, torch.tensor([row]), [node_kv[:]], torch.tensor([token]))
