@@ -162,7 +162,8 @@ class TreeSearch:
             vocab = out.logits.shape[-1]
             # Tokens seen so far per row, for the repetition penalty.
             self.seen = torch.zeros((batch, vocab), dtype=torch.bool, device=self.device)
-            self.seen.scatter_(1, enc["input_ids"], enc["attention_mask"].bool())
+            for b, (ids, real) in enumerate(zip(enc["input_ids"], enc["attention_mask"].bool())):
+                self.seen[b, ids[real]] = True  # not the padding
             self.roots = [Node(None, 1.0, 0.0, 0, 0.0) for _ in range(batch)]
             self._expand(self.roots, out.logits[:, -1, :].float(), self.seen)
             self.emitted: list[list[Node]] = [[] for _ in range(batch)]
