@@ -41,6 +41,9 @@ class DecodingParams:
     """MCTS: tokens sampled past a leaf before it is scored (0: score the leaf itself)."""
     rollout_threshold: float | None = None
     """MCTS adaptive rollout: stop rolling out once the score reaches this."""
+    normalize_values: bool = False
+    """MCTS: rescale mean values to the range seen in each tree before PUCT (as MuZero does),
+    so that a discriminator whose scores move little still steers the search."""
     choice_temperature: float = 0.0
     """MCTS: 0 emits the most visited child; above 0 draws one with probability ~ visits^(1/t)."""
     causal_discriminator: bool = False

@@ -90,6 +90,9 @@ class GenerateArticleConfig(StageConfig):
     """mcts: tokens sampled past a leaf before it is scored (0: the leaf itself)."""
     rollout_threshold: float | None = Field(None, gt=0, le=1)
     """mcts adaptive rollout: stop once the discriminator's score reaches this."""
+    normalize_values: bool = False
+    """mcts: rescale mean values to the range seen in each tree before PUCT (MuZero-style);
+    helps when the discriminator's scores move little from token to token."""
     choice_temperature: float = Field(0.0, ge=0)
     """mcts: 0 emits the most visited token (deterministic without rollouts, so candidates and
     retries would repeat; they are then skipped); above 0 draws ~ visits^(1/t)."""
@@ -145,7 +148,8 @@ class GenerateArticle(Stage):
             repetition_penalty=config.repetition_penalty, num_beams=config.num_beams,
             simulations=config.simulations, c_puct=config.c_puct, alpha=config.alpha,
             rollout_tokens=config.rollout_tokens, rollout_threshold=config.rollout_threshold,
-            choice_temperature=config.choice_temperature, causal_discriminator=config.discriminator_kind == "causal",
+            choice_temperature=config.choice_temperature, normalize_values=config.normalize_values,
+            causal_discriminator=config.discriminator_kind == "causal",
             guidance_strength=config.guidance_strength)
         self._run = {"rows": 0, "tokens": 0, "seconds": 0.0, "lm_forwards": 0, "discriminator_calls": 0}
 

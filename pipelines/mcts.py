@@ -65,13 +65,16 @@ class Node:
         return self.candidates is not None
 
 
-def puct_select(node: Node, c_puct: float) -> int:
-    """Index (into the node's candidates) of the child PUCT selects; ties go to the higher prior."""
+def puct_select(node: Node, c_puct: float, low: float = 0.0, high: float = 1.0) -> int:
+    """Index (into the node's candidates) of the child PUCT selects; ties go to the higher prior.
+    Mean values are rescaled from [low, high] to [0, 1] (the identity by default)."""
     tokens, priors, _ = node.candidates
     sqrt_n = math.sqrt(node.visits)
+    scale = 1.0 / (high - low) if high > low else 1.0
     best, best_score = 0, -math.inf
     for i, child in enumerate(node.children):
-        score = child.value_sum / child.visits + c_puct * child.prior * sqrt_n / (child.visits + 1)
+        q = (child.value_sum / child.visits - low) * scale
+        score = q + c_puct * child.prior * sqrt_n / (child.visits + 1)
         if score > best_score:
             best, best_score = i, score
     nxt = len(node.children)
@@ -152,6 +155,8 @@ class TreeSearch:
         self.discriminator_calls = [0] * batch
         self.simulations = [0] * batch
         self.chosen_share = [[] for _ in range(batch)]
+        # Value range seen per tree, for normalize_values (else the identity scale [0, 1]).
+        self.bounds: list[tuple[float, float] | None] = [None] * batch
         enc = encode_left_padded(self.generator, prompts)
         with torch.inference_mode():
             positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
@@ -193,7 +198,8 @@ class TreeSearch:
         for b in active:
             node, path = self.roots[b], []
             while node.expanded and not node.terminal:
-                node = child_at(node, puct_select(node, params.c_puct), self.stops, params.max_new_tokens)
+                node = child_at(node, puct_select(node, params.c_puct, *(self.bounds[b] or (0.0, 1.0))), self.stops,
+                                params.max_new_tokens)
                 path.append(node)
             paths[b] = path
         to_expand = [b for b in active if not paths[b][-1].terminal]
@@ -209,6 +215,9 @@ class TreeSearch:
         for b in active:
             leaf = paths[b][-1]
             value = leaf.value if leaf.terminal else values[b]
+            if self.params.normalize_values:
+                seen = self.bounds[b]
+                self.bounds[b] = (value, value) if seen is None else (min(seen[0], value), max(seen[1], value))
             root = self.roots[b]
             root.visits += 1
             root.value_sum += value

@@ -109,6 +109,17 @@ def test_puct_prefers_the_higher_mean_value_then_explores_by_prior():
     assert puct_select(fresh, 1.0) == 0
 
 
+def test_normalised_values_let_small_score_differences_outweigh_the_prior():
+    node = Node(None, 1.0, 0.0, 0, 0.0)
+    node.candidates, node.visits = ([3, 4], [0.7, 0.3], [0.0, 0.0]), 10
+    a, b = Node(3, 0.7, 0.0, 1, 0.0), Node(4, 0.3, 0.0, 1, 0.0)
+    a.visits, a.value_sum = 5, 1.5  # mean 0.30; exploration 0.7·√10/6 = 0.369
+    b.visits, b.value_sum = 5, 1.7  # mean 0.34; exploration 0.3·√10/6 = 0.158
+    node.children = [a, b]
+    assert puct_select(node, 1.0) == 0  # raw: 0.669 against 0.498
+    assert puct_select(node, 1.0, 0.30, 0.34) == 1  # rescaled to [0, 1]: 0.369 against 1.158
+
+
 def test_search_finds_the_path_the_scorer_rewards_where_greedy_and_one_step_lookahead_cannot():
     # The LM prefers "a" first (0.6); only "c" followed by "b" pleases the scorer, and "c"
     # alone scores no better than "a": a one-token lookahead sees nothing to prefer.
