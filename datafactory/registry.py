@@ -8,7 +8,7 @@ from datafactory.stage import Stage
 
 _STAGES: dict[str, type[Stage]] = {}
 # Modules that register the shipped stages when imported.
-_BUILTIN_MODULES = ("pipelines.entity_swap", "pipelines.generate_article")
+_BUILTIN_MODULES = ("pipelines.entity_swap", "pipelines.generate_article", "pipelines.repurpose_image")
 
 
 def register(cls: type[Stage]) -> type[Stage]:

@@ -12,7 +12,7 @@ import typer
 from datafactory import __version__
 from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
 from datafactory.cli import detector_cmd, eval_cmd
-from datafactory.cli import finetune_cmd
+from datafactory.cli import clip_cmd, finetune_cmd
 from datafactory.cli.common import state
 
 app = typer.Typer(
@@ -60,6 +60,7 @@ app.command("inspect")(inspect_cmd.inspect_cli)
 app.command("eval-generation")(eval_cmd.eval_generation_cli)
 app.command("finetune-generator")(finetune_cmd.finetune_cli)
 app.command("init-generator")(finetune_cmd.init_cli)
+app.command("init-clip")(clip_cmd.init_clip_cli)
 app.command("train-detector")(detector_cmd.train_detector_cli)
 
 

