@@ -180,6 +180,13 @@ def test_the_shipped_pipeline_builds_pairs_from_the_sample_corpus(tmp_path, tiny
     frame = pd.read_parquet(result.output / "data", columns=["caption", "image", "falsified"])
     assert Image.open(io.BytesIO(frame[frame.falsified].image.iloc[0]["bytes"])).size[0] > 0
 
+    from datafactory.pair_sheet import THUMB, pair_rows, write_pair_sheet
+
+    shown = pair_rows(result.output, 4)
+    assert all(p["new"] for p in shown) and any(p["own"] for p in pair_rows(result.output, 300))
+    sheet = Image.open(write_pair_sheet(result.output, tmp_path / "pairs.png", rows=4))
+    assert sheet.height >= 4 * THUMB
+
 
 def test_init_clip_writes_a_model_the_stage_loads(tmp_path):
     from typer.testing import CliRunner

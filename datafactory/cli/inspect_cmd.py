@@ -17,11 +17,15 @@ def inspect_cli(
     out_dir: Path = typer.Argument(..., help="Output folder of a build."),
     examples: int = typer.Option(3, "--examples", "-e", min=0, help="How many falsified examples to show."),
     show_schema: bool = typer.Option(True, "--schema/--no-schema", help="Print the record schema."),
+    pairs: Path = typer.Option(None, "--pairs", help="Also draw repurposed image-caption pairs into this PNG "
+                               "(caption, photo given, the story's own photo)."),
+    pair_rows: int = typer.Option(8, "--pair-rows", min=1, help="Pairs drawn with --pairs."),
 ) -> None:
     """Summarise a built dataset: counts per label and manipulation, rejects, the schema, and
     examples with each swapped span shown as [original -> replacement].
 
     Example: datafactory inspect out/quickstart --examples 5
+    Example: datafactory inspect out/repurpose_images --pairs out/repurpose_images/eval/pairs.png
     """
     summary = load_summary(out_dir, examples)
     manifest = summary.manifest
@@ -46,3 +50,7 @@ def inspect_cli(
                 typer.echo(f"  {field}: {summary.highlighted(record, field)}")
         if "generate_article" in record["manipulations"]:
             typer.echo(f"  text (generated): {snippet(record['text'])}")
+    if pairs is not None:
+        from datafactory.pair_sheet import write_pair_sheet
+
+        typer.echo(f"\nwrote {write_pair_sheet(out_dir, pairs, pair_rows)}")
