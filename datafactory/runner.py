@@ -159,6 +159,10 @@ def _fit(config: PipelineConfig, stages: list[Stage], input_rows: int | None, pr
     for stage in stages:
         if not stage.needs_corpus:
             continue
+        for name, side in stage.side_inputs().items():
+            with tqdm(total=readers.count_rows(side), unit="row", desc=f"read {name} for {stage.name}",
+                      disable=_no_bar(progress), file=sys.stderr) as bar:
+                stage.fit_side(name, _real_batches(side, LimitsConfig(), config.batch_size, bar))
         own_input = stage.corpus_input()
         input_cfg = own_input or config.input
         limits = config.limits if own_input is None else LimitsConfig()

@@ -54,6 +54,14 @@ class Stage(ABC):
         """An ``InputConfig`` to ``fit`` on instead of the pipeline's input, or None."""
         return None
 
+    def side_inputs(self) -> dict[str, Any]:
+        """Other inputs (name -> ``InputConfig``) the stage reads before ``fit``, e.g. a pool of
+        images; the runner streams each to ``fit_side`` as RECORD_SCHEMA batches."""
+        return {}
+
+    def fit_side(self, name: str, batches: Iterable[pa.Table]) -> None:
+        """See the side input ``name`` (before ``fit``)."""
+
     def setup(self) -> None:
         """Load heavy resources once per worker."""
 

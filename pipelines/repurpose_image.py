@@ -29,6 +29,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from datafactory import registry, schema
+from datafactory.config import InputConfig
 from datafactory.stage import Stage, StageConfig
 from pipelines.repurpose_match import Match, MatchRules, PoolItem, QueryItem, assign
 
@@ -48,6 +49,9 @@ class RepurposeImageConfig(StageConfig):
     ner_model: str = "en_core_web_sm"
     """spaCy pipeline finding PERSON mentions, for strategy: person."""
     device: str = "auto"
+    pool_input: InputConfig | None = None
+    """Images to hand out instead of the corpus's own: a JSONL, CSV or Parquet file (or folder)
+    with an image column (bytes or paths under image_root), e.g. {path: photos.parquet}."""
     image_root: str | None = None
     """Folder that relative image paths resolve against (paths may not leave it)."""
     max_pixels: int = Field(89_478_485, gt=0)
@@ -85,6 +89,7 @@ class RepurposeImage(Stage):
         self.nlp: Any = None
         self.assignments: dict[str, Match | str] = {}
         self.pool: list[dict[str, Any]] = []
+        self.side_pool: list[dict[str, Any]] | None = None
         self.embedded = {"computed": 0, "reused": 0}
 
     # -- set-up ----------------------------------------------------------------------------
@@ -124,12 +129,42 @@ class RepurposeImage(Stage):
                           "version": self.nlp.meta.get("version")})
         return found
 
+    def side_inputs(self) -> dict[str, Any]:
+        if self.config.pool_input is None:
+            return {}
+        # Pool rows need an image only; titles and bodies are optional there.
+        return {"pool": self.config.pool_input.model_copy(update={"required": []})}
+
+    def fit_side(self, name: str, batches: Iterable[pa.Table]) -> None:
+        stories = self._read_stories(batches)
+        for story in stories:
+            story["story"] = f"pool:{story['id']}"  # another dataset: its ids are not our stories
+        self.side_pool = [s for s in stories if s["image"] is not None]
+
     def run_stats(self) -> dict[str, Any]:
         return dict(self.embedded)
 
     # -- the corpus: pool and assignments ---------------------------------------------------
 
     def fit(self, batches: Iterable[pa.Table]) -> None:
+        stories = self._read_stories(batches)
+        own_images = [s for s in stories if s["image"] is not None]
+        pool = self.side_pool if self.side_pool is not None else own_images
+        # store: path can only hand out images that came with a path.
+        self.pool = [s for s in pool if self.config.store != "path" or s["image"]["path"]]
+        queries = [s for s in stories if s["error"] is None and s["text"]
+                   and (self.config.strategy != "scene" or s["image"] is not None)]
+        results = self._match(queries)
+        self.assignments = {s["story"]: r for s, r in zip(queries, results)}
+        for s in stories:
+            if s["error"] is not None:
+                self.assignments[s["story"]] = s["error"]
+            elif s["story"] not in self.assignments:
+                self.assignments[s["story"]] = ("no image of its own to match scenes with"
+                                                if s["text"] else "no caption or title to match")
+
+    def _read_stories(self, batches: Iterable[pa.Table]) -> list[dict[str, Any]]:
+        """Each record's story, text and decoded image (or the reason its image is unusable)."""
         from datafactory.images import ImageError, ImageSource, load_image
 
         self.setup()
@@ -142,27 +177,14 @@ class RepurposeImage(Stage):
                          "text": record["caption"] or record["title"], "image": None, "error": None}
                 if record["image"] is not None and (record["image"]["bytes"] or record["image"]["path"]):
                     try:
-                        data, picture, key = load_image(record["image"], source)
-                        story["image"] = {"bytes": data, "path": record["image"]["path"], "key": key,
-                                          "picture": picture}
+                        # Decoded once here to refuse bad images; decoded again batch by batch
+                        # when embedded, so that only a batch of pictures is ever held.
+                        data, _, key = load_image(record["image"], source)
+                        story["image"] = {"bytes": data, "path": record["image"]["path"], "key": key}
                     except ImageError as exc:
                         story["error"] = str(exc)
                 stories.append(story)
-        # store: path can only hand out images that came with a path.
-        self.pool = [s for s in stories if s["image"] is not None
-                     and (self.config.store != "path" or s["image"]["path"])]
-        queries = [s for s in stories if s["error"] is None and s["text"]
-                   and (self.config.strategy != "scene" or s["image"] is not None)]
-        results = self._match(queries)
-        self.assignments = {s["story"]: r for s, r in zip(queries, results)}
-        for s in stories:
-            if s["error"] is not None:
-                self.assignments[s["story"]] = s["error"]
-            elif s["story"] not in self.assignments:
-                self.assignments[s["story"]] = ("no image of its own to match scenes with"
-                                                if s["text"] else "no caption or title to match")
-        for item in self.pool:  # decoded pictures were needed for embedding only
-            item["image"].pop("picture", None)
+        return stories
 
     def _match(self, queries: list[dict[str, Any]]) -> list[Match | str]:
         strategy = self.config.strategy
@@ -204,9 +226,12 @@ class RepurposeImage(Stage):
 
     def _embed_images(self, items: list[dict[str, Any]]) -> np.ndarray:
         keys = [item["image"]["key"] for item in items]
-        pictures = {item["image"]["key"]: item["image"].get("picture") for item in items}
+        from datafactory.images import ImageSource, open_image
+
+        data = {item["image"]["key"]: item["image"]["bytes"] for item in items}
+        source = ImageSource(max_pixels=self.config.max_pixels)
         return self._cached(self.clip.model_id + ":image", keys, keys,
-                            lambda ks: self.clip.encode_images([pictures[k] for k in ks]))
+                            lambda ks: self.clip.encode_images([open_image(data[k], source) for k in ks]))
 
     def _embed_texts(self, texts: list[str], encoder: Any) -> np.ndarray:
         import hashlib
@@ -220,7 +245,9 @@ class RepurposeImage(Stage):
 
         if self.config.embedding_cache is None:
             unique = list(dict.fromkeys(keys))
-            vectors = dict(zip(unique, encode(unique))) if unique else {}
+            size = self.config.batch_size
+            vectors = {k: v for start in range(0, len(unique), size)
+                       for k, v in zip(unique[start:start + size], encode(unique[start:start + size]))}
             self.embedded["computed"] += len(unique)
             return np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
         cache = EmbeddingCache(_path(self.config.embedding_cache), model_id)
@@ -244,6 +271,8 @@ class RepurposeImage(Stage):
             scores = dict(record["scores"] or schema.empty_scores())
             scores["retrieval_similarity"] = result.similarity
             stats = {"strategy": self.config.strategy, "image_origin": item["id"], "similarity": result.similarity}
+            if self.side_pool is not None:
+                stats["image_pool"] = str(self.config.pool_input.path)
             out.append({
                 **record,
                 "id": f"{record['id']}:{self.name}",

@@ -200,3 +200,25 @@ def test_init_clip_writes_a_model_the_stage_loads(tmp_path):
     clip = load_clip(str(tmp_path / "clip"), "cpu")
     vectors = clip.encode_texts(["a caption", "another caption"])
     assert vectors.shape[0] == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_separate_pool_hands_out_its_images_only(tmp_path, corpus, tiny_clip):
+    from PIL import Image
+
+    photos = tmp_path / "images" / "pool"
+    photos.mkdir()
+    pool_rows = []
+    for name in ("immunohistochemistry", "hubble_deep_field"):
+        import skimage.data
+
+        Image.fromarray(getattr(skimage.data, name)()[..., :3]).save(photos / f"{name}.png")
+        pool_rows.append({"id": name, "image": f"pool/{name}.png"})
+    pool_file = write_jsonl(tmp_path / "pool.jsonl", pool_rows)
+    stage = _stage(tiny_clip, tmp_path, max_uses=10, pool_input={"path": str(pool_file)})
+    result = _build(tmp_path, corpus, stage)
+    fakes = [r for r in pq.read_table(result.output / "data").to_pylist() if r["falsified"]]
+    assert fakes
+    for fake in fakes:
+        stats = json.loads(fake["provenance"][-1]["stats"])
+        assert stats["image_origin"] in ("immunohistochemistry", "hubble_deep_field")
+        assert stats["image_pool"].endswith("pool.jsonl")
