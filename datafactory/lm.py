@@ -46,18 +46,27 @@ def resolve_device(preference: str) -> str:
 
 def check_causal_lm(name_or_path: str, *, source: str, field: str) -> None:
     """Raise ModelNotFoundError unless the model is a local folder or already in the HF cache."""
+    check_model_exists(name_or_path, what="model", source=source, field=field,
+                       hint="Point it at a folder written by save_pretrained() or finetune-generator")
+
+
+def check_model_exists(name_or_path: str, *, what: str, source: str, field: str | None,
+                       markers: tuple[str, ...] = ("config.json",),
+                       hint: str = "Point it at a folder written by save_pretrained()") -> None:
+    """Cheap existence check, no loading: a folder holding one of ``markers``, or a hub id
+    already in the local Hugging Face cache (nothing is downloaded)."""
     path = Path(name_or_path).expanduser()
     if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelNotFoundError(source, field, f"{path} has no config.json, so it is not a saved model folder",
-                                     "Point it at a folder written by save_pretrained() or finetune-generator")
+        if not any((path / name).is_file() for name in markers):
+            raise ModelNotFoundError(source, field, f"{path} has no {markers[0]}, so it is not a saved {what} folder",
+                                     hint)
         return
     if name_or_path.startswith(("./", "../", "/", "~")):
-        raise ModelNotFoundError(source, field, f"model folder {path} does not exist",
+        raise ModelNotFoundError(source, field, f"{what} folder {path} does not exist",
                                  "Fix the path (in a pipeline config, relative paths start at the config file's folder)")
     if cached_config(name_or_path) is None:
         raise ModelNotFoundError(
-            source, field, f"model {name_or_path!r} is neither a folder nor in the local Hugging Face cache",
+            source, field, f"{what} {name_or_path!r} is neither a folder nor in the local Hugging Face cache",
             "Give a model folder (e.g. one written by datafactory finetune-generator) or download the model "
             "on a machine with access (huggingface-cli download NAME)")
 

@@ -20,28 +20,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from datafactory.errors import ModelNotFoundError
-from datafactory.lm import cached_config, read_card, require_torch, resolve_device
+from datafactory.lm import check_model_exists, read_card, require_torch, resolve_device
 
 INSTALL_HINT = "pip install -c constraints.txt 'datafactory[images]'"
 
 
 def check_model(name_or_path: str, *, what: str, source: str, field: str | None) -> None:
-    """Cheap existence check: a folder with config.json (or modules.json for sentence
-    transformers), or a hub id already in the local cache."""
-    path = Path(name_or_path).expanduser()
-    if path.exists():
-        if not any((path / name).is_file() for name in ("config.json", "modules.json")):
-            raise ModelNotFoundError(source, field, f"{path} is not a saved {what} folder (no config.json)",
-                                     "Point it at a folder written by save_pretrained()")
-        return
-    if name_or_path.startswith(("./", "../", "/", "~")):
-        raise ModelNotFoundError(source, field, f"{what} folder {path} does not exist",
-                                 "Fix the path (relative paths start at the config file's folder)")
-    if cached_config(name_or_path) is None:
-        raise ModelNotFoundError(source, field, f"{what} {name_or_path!r} is neither a folder nor in the local "
-                                 "Hugging Face cache",
-                                 "Give a model folder, or download it on a machine with access "
-                                 "(huggingface-cli download NAME)")
+    """Cheap existence check (sentence-transformers folders hold modules.json)."""
+    check_model_exists(name_or_path, what=what, source=source, field=field, markers=("config.json", "modules.json"))
 
 
 def _normalised(tensor: Any) -> np.ndarray:
