@@ -32,8 +32,9 @@ class InputConfig(_Strict):
     path: Path
     """A .jsonl, .csv or .parquet file, a folder of .parquet files, or a folder saved by
     ``datasets.Dataset.save_to_disk``."""
-    format: Literal["auto", "jsonl", "csv", "parquet", "datasets"] = "auto"
-    """How to read ``path``; ``auto`` decides from the extension or folder contents."""
+    format: Literal["auto", "jsonl", "csv", "parquet", "datasets", "images"] = "auto"
+    """How to read ``path``; ``auto`` decides from the extension or folder contents (images: a
+    folder of image files, one row each, e.g. an image pool)."""
     name: str | None = None
     """Dataset name stored in each record's ``dataset`` column (default: the file's stem)."""
     columns: dict[str, str] = Field(default_factory=dict)

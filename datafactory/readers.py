@@ -43,7 +43,9 @@ def detect_format(input_cfg: InputConfig) -> str:
             return "datasets"
         if any(path.glob("*.parquet")):
             return "parquet"
-        raise InputReadError(f"{path}: folder holds neither .parquet files nor a saved datasets folder; "
+        if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
+            return "images"
+        raise InputReadError(f"{path}: folder holds no .parquet files, saved datasets folder or images; "
                              "set input.format or point input.path at a file")
     suffix = path.suffix.lower()
     for fmt, suffixes in {"jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv", ".tsv"),
@@ -57,7 +59,7 @@ def detect_format(input_cfg: InputConfig) -> str:
 def iter_rows(input_cfg: InputConfig) -> Iterator[RawRow]:
     """Yield every row of the input in order."""
     reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows,
-              "datasets": _datasets_rows}[detect_format(input_cfg)]
+              "datasets": _datasets_rows, "images": _image_rows}[detect_format(input_cfg)]
     try:
         yield from reader(input_cfg)
     except OSError as exc:
@@ -134,6 +136,17 @@ def _csv_rows(input_cfg: InputConfig) -> Iterator[RawRow]:
 
 def _parquet_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def _image_rows(input_cfg: InputConfig) -> Iterator[RawRow]:
+    """A folder of image files, in name order: one row per file, its id the path relative to the
+    folder, its image the absolute path (checked and decoded by whoever reads it)."""
+    files = sorted(p for p in input_cfg.path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    for index, file in enumerate(files):
+        yield RawRow(index, {"id": file.relative_to(input_cfg.path).as_posix(), "image": str(file.resolve())})
 
 
 def _parquet_rows(input_cfg: InputConfig) -> Iterator[RawRow]:

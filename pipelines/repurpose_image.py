@@ -50,8 +50,8 @@ class RepurposeImageConfig(StageConfig):
     """spaCy pipeline finding PERSON mentions, for strategy: person."""
     device: str = "auto"
     pool_input: InputConfig | None = None
-    """Images to hand out instead of the corpus's own: a JSONL, CSV or Parquet file (or folder)
-    with an image column (bytes or paths under image_root), e.g. {path: photos.parquet}."""
+    """Images to hand out instead of the corpus's own: a folder of image files, or a JSONL, CSV
+    or Parquet file with an image column (bytes or paths under image_root), e.g. {path: photos/}."""
     image_root: str | None = None
     """Folder that relative image paths resolve against (paths may not leave it)."""
     max_pixels: int = Field(89_478_485, gt=0)

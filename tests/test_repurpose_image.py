@@ -214,11 +214,13 @@ def test_a_separate_pool_hands_out_its_images_only(tmp_path, corpus, tiny_clip):
         Image.fromarray(getattr(skimage.data, name)()[..., :3]).save(photos / f"{name}.png")
         pool_rows.append({"id": name, "image": f"pool/{name}.png"})
     pool_file = write_jsonl(tmp_path / "pool.jsonl", pool_rows)
-    stage = _stage(tiny_clip, tmp_path, max_uses=10, pool_input={"path": str(pool_file)})
-    result = _build(tmp_path, corpus, stage)
-    fakes = [r for r in pq.read_table(result.output / "data").to_pylist() if r["falsified"]]
-    assert fakes
-    for fake in fakes:
-        stats = json.loads(fake["provenance"][-1]["stats"])
-        assert stats["image_origin"] in ("immunohistochemistry", "hubble_deep_field")
-        assert stats["image_pool"].endswith("pool.jsonl")
+    # The same pool as a file listing the photos, and as the folder itself.
+    for pool_input, origins in (({"path": str(pool_file)}, {"immunohistochemistry", "hubble_deep_field"}),
+                                ({"path": str(photos)}, {"immunohistochemistry.png", "hubble_deep_field.png"})):
+        result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, max_uses=10, pool_input=pool_input),
+                        output=f"out-{len(pool_input['path'])}")
+        fakes = [r for r in pq.read_table(result.output / "data").to_pylist() if r["falsified"]]
+        assert len(fakes) >= 7
+        for fake in fakes:
+            stats = json.loads(fake["provenance"][-1]["stats"])
+            assert stats["image_origin"] in origins and stats["image_pool"] == pool_input["path"]
