@@ -241,7 +241,7 @@ class RepurposeImage(Stage):
         return self._cached(encoder.model_id + ":text", keys, keys, lambda ks: encoder.encode_texts([by_key[k] for k in ks]))
 
     def _cached(self, model_id: str, keys: list[str], payloads: list[Any], encode: Any) -> np.ndarray:
-        from pipelines.embedding_index import EmbeddingCache
+        from pipelines.embedding_index import EmbeddingCache, normalise
 
         if self.config.embedding_cache is None:
             unique = list(dict.fromkeys(keys))
@@ -249,7 +249,9 @@ class RepurposeImage(Stage):
             vectors = {k: v for start in range(0, len(unique), size)
                        for k, v in zip(unique[start:start + size], encode(unique[start:start + size]))}
             self.embedded["computed"] += len(unique)
-            return np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
+            if not keys:
+                return np.zeros((0, 1), np.float32)
+            return normalise(np.stack([vectors[k] for k in keys]))  # float32 unit rows, as the cache gives
         cache = EmbeddingCache(_path(self.config.embedding_cache), model_id)
         vectors = cache.embed(keys, payloads, encode, batch_size=self.config.batch_size)
         self.embedded["computed"] += cache.computed

@@ -224,3 +224,49 @@ def test_a_separate_pool_hands_out_its_images_only(tmp_path, corpus, tiny_clip):
         for fake in fakes:
             stats = json.loads(fake["provenance"][-1]["stats"])
             assert stats["image_origin"] in origins and stats["image_pool"] == pool_input["path"]
+
+
+class KnownSpace:
+    """An encoder over constructed embeddings: each image (by bytes) and text gets a chosen
+    vector, so every strategy's nearest neighbour is known in advance."""
+
+    name, version, model_id = "known", "1", "known:1"
+
+    def __init__(self, images: dict[bytes, np.ndarray], texts: dict[str, np.ndarray]):
+        self.images, self.texts = images, texts
+
+    def encode_images(self, pictures):
+        from datafactory.images import encode_png
+
+        return np.stack([self.images[encode_png(p)] for p in pictures])
+
+    def encode_texts(self, texts):
+        return np.stack([self.texts[t] for t in texts])
+
+
+@pytest.mark.parametrize("strategy, expected", [
+    # a's caption is nearest to c's picture, to d's caption, and a's picture to b's picture.
+    ("clip_text_image", "c"), ("clip_text_text", "d"), ("scene", "b"),
+])
+def test_each_strategy_returns_the_known_nearest_neighbour(strategy, expected):
+    from datafactory import schema
+    from datafactory.images import encode_png
+    from pipelines.repurpose_image import RepurposeImage, RepurposeImageConfig
+
+    basis = np.eye(8, dtype=np.float32)
+    pictures = {s: encode_png(np.full((8, 8, 3), 40 * i, dtype=np.uint8)) for i, s in enumerate("abcd")}
+    image_vecs = {pictures["a"]: basis[0], pictures["b"]: (basis[0] + 0.3 * basis[1]) / np.hypot(1, 0.3),
+                  pictures["c"]: basis[2], pictures["d"]: basis[3]}
+    captions = {s: f"caption {s}" for s in "abcd"}
+    text_vecs = {captions["a"]: (basis[2] + basis[4] * 0.1 + basis[5]) / np.linalg.norm([1, 0.1, 1]),
+                 captions["b"]: basis[6], captions["c"]: basis[7], captions["d"]: basis[5]}
+    records = [schema.real_record(id=s, dataset="t", title=f"title {s}", text="body", caption=captions[s],
+                                  image={"bytes": pictures[s], "path": None}) for s in "abcd"]
+    stage = RepurposeImage(RepurposeImageConfig(strategy=strategy, duplicate_threshold=1.0), seed=1)
+    stage.clip = KnownSpace(image_vecs, text_vecs)
+    table = schema.to_table(records)
+    stage.fit([table])
+    out = [r for r in stage(table).to_pylist() if r["id"] == "a:repurpose_image"]
+    (child,) = out
+    assert json.loads(child["provenance"][-1]["stats"])["image_origin"] == expected
+    assert child["image"]["bytes"] == pictures[expected]
