@@ -13,6 +13,8 @@ from datafactory import __version__
 from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
 from datafactory.cli import detector_cmd, eval_cmd
 from datafactory.cli import clip_cmd, finetune_cmd
+from datafactory.cli import audit_cmd
+from datafactory.cli import crosseval_cmd
 from datafactory.cli.common import state
 
 app = typer.Typer(
@@ -62,6 +64,8 @@ app.command("finetune-generator")(finetune_cmd.finetune_cli)
 app.command("init-generator")(finetune_cmd.init_cli)
 app.command("init-clip")(clip_cmd.init_clip_cli)
 app.command("train-detector")(detector_cmd.train_detector_cli)
+app.command("audit")(audit_cmd.audit_cli)
+app.command("crosseval")(crosseval_cmd.crosseval_cli)
 
 
 def main() -> None:

@@ -1,0 +1,57 @@
+"""``datafactory crosseval``: train a detector per dataset and test each on every dataset, to
+see which datasets teach something that carries over and which teach their own quirks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from datafactory.cli.common import handle_errors
+from datafactory.cli.finetune_cmd import parse_columns
+
+
+@handle_errors
+def crosseval_cli(
+    datasets: Optional[List[Path]] = typer.Option(None, "--datasets", "-d", help="Builds or labelled "
+                                                  ".jsonl/.csv/.parquet files, each evaluated as one dataset; "
+                                                  "the values after --datasets are all taken."),
+    more: Optional[List[Path]] = typer.Argument(None, metavar="[DATASETS]...", show_default=False,
+                                                help="More datasets (what follows --datasets A)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for crosseval.csv, .md, .json and .png."),
+    detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (transformer and CLIP "
+                                 "detectors are to come)."),
+    field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, "
+                              "or a file's column (mapped through --columns)."),
+    label: str = typer.Option("falsified", "--label", help="Label column; a build's falsified gives the "
+                              "classes real and falsified. Classes are matched across datasets by name."),
+    columns: Optional[List[str]] = typer.Option(None, "--columns", "-c", help="For files: record field=column, "
+                                                "e.g. text=body,label=verdict."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seeds the split by story."),
+    max_rows: Optional[int] = typer.Option(None, "--max-rows", "-n", min=1, help="Use the first N usable rows "
+                                           "of each dataset."),
+) -> None:
+    """Cross-dataset evaluation: a detector trained on each dataset, scored on every dataset.
+
+    Each dataset is split 80/10/10 by story (parent_id); a detector is trained on each train
+    split and scored on every test split: the diagonal is held-out data of the training
+    dataset, the rest shows what carries over. Prints the accuracy matrix (rows: trained on,
+    columns: tested on) and writes accuracy, macro F1 and ROC AUC (of the class falsified)
+    to crosseval.csv, crosseval.md, crosseval.json and a heatmap, crosseval.png.
+
+    Example: datafactory crosseval --datasets out/swap out/generate out/repurpose --output out/crosseval
+
+    Example: datafactory crosseval --datasets a.jsonl b.jsonl --columns label=verdict --output out/ab
+    """
+    from detectors.crosseval import cross_evaluate, markdown_matrix
+
+    result = cross_evaluate([*(datasets or []), *(more or [])], output=output, detector=detector, field=field,
+                            label=label, columns=parse_columns(columns, "crosseval"), seed=seed,
+                            max_rows=max_rows)
+    for name, info in result["datasets"].items():
+        typer.echo(f"{name}: {info['rows']} rows, split {info['train_rows']}/{info['val_rows']}/"
+                   f"{info['test_rows']} train/val/test")
+    typer.echo(f"\naccuracy ({result['detector']}; rows: trained on, columns: tested on):\n")
+    typer.echo(markdown_matrix(result["matrices"]["accuracy"], "accuracy"))
+    typer.echo("\nwrote " + ", ".join(result["files"].values()))
