@@ -50,8 +50,7 @@ def plot_matrices(matrices: Mapping[str, Mapping[str, Mapping[str, float | None]
     side = 1.2 + 0.75 * n  # inches per panel: room for the labels and readable cell text
     fig, axes = plt.subplots(1, len(metrics), figsize=(side * len(metrics) + 1.2, side + 1.3), squeeze=False,
                              constrained_layout=True)
-    cmap = plt.get_cmap(CMAP).copy()
-    cmap.set_bad("#d0d0d0")
+    cmap = plt.get_cmap(CMAP).with_extremes(bad="#d0d0d0")
     image = None
     for ax, metric in zip(axes[0], metrics):
         values = np.array([[_number(matrices[metric][t][s]) for s in names] for t in names], dtype=float)
