@@ -1,0 +1,61 @@
+"""The entity-bias audit as one PNG: a horizontal bar per entity, read top to bottom by count.
+
+Bar = positive share; whiskers = its Wilson 95% interval; dashed line = the dataset's base
+rate; red bars lie extremely above it, blue bars extremely below, grey bars are unremarkable.
+matplotlib is imported here only (the ``detect`` extra), with the Agg backend: no display needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from detectors.audit import EntityStat
+
+COLOURS = {"above": "#c0392b", "below": "#2e6fb7", None: "#a6a6a6"}
+
+
+def plot_audit(stats: Sequence["EntityStat"], path: str | Path, *, title: str, base_rate: float,
+               positive: str = "falsified") -> Path:
+    """Write the chart of ``stats`` (already the top N, in order) to ``path``; returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    path = Path(path)
+    n = len(stats)
+    fig, ax = plt.subplots(figsize=(9, 1.8 + 0.34 * max(n, 3)), layout="constrained")
+    ys = list(range(n))[::-1]  # the most mentioned entity on top
+    if n:
+        shares = [s.share for s in stats]
+        err = [[s.share - s.low for s in stats], [s.high - s.share for s in stats]]
+        ax.barh(ys, shares, color=[COLOURS[s.direction] for s in stats], height=0.7, zorder=2)
+        ax.errorbar(shares, ys, xerr=err, fmt="none", ecolor="#333333", elinewidth=1, capsize=3, zorder=3)
+        ax.set_yticks(ys, [f"{s.entity} ({s.label}, n={s.items})" for s in stats], fontsize=9)
+        for y, s in zip(ys, stats):  # the share in words, past the whisker so nothing overlaps
+            ax.text(min(s.high + 0.015, 1.01), y, f"{s.share:.0%}", va="center", fontsize=8, color="#333333")
+    else:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no entity reaches the minimum count", ha="center", va="center",
+                transform=ax.transAxes, color="#555555")
+    ax.axvline(base_rate, color="black", linestyle="--", linewidth=1.2, zorder=4)
+    ax.set_xlim(0, 1.08)
+    ax.set_ylim(-0.7, max(n, 1) - 0.3)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
+    ax.set_xlabel(f"share of items that are {positive} (bars: Wilson 95% interval)")
+    ax.grid(axis="x", color="#e5e5e5", zorder=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"Entity-bias audit: {title}", loc="left", fontsize=12, fontweight="bold")
+    fig.legend(handles=[
+        plt.Line2D([], [], color="black", linestyle="--", label=f"base rate {base_rate:.0%}"),
+        Patch(color=COLOURS["above"], label="extreme, above base rate"),
+        Patch(color=COLOURS["below"], label="extreme, below base rate"),
+        Patch(color=COLOURS[None], label="not flagged"),
+    ], loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
