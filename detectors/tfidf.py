@@ -34,6 +34,9 @@ from detectors.store import (
 )
 
 
+TRAINING_ACCURACY_SAMPLE = 10_000
+
+
 class TfidfDetector:
     """A scikit-learn ``Pipeline(TfidfVectorizer, LogisticRegression)`` with a card.
 
@@ -77,7 +80,11 @@ class TfidfDetector:
                 raise NotEnoughDataError(f"no n-gram is left to learn from ({exc}); lower --min-df "
                                          f"(now {self.params['min_df']}) or give more rows") from None
             raise
-        accuracy = float(np.mean(self.pipeline.predict(list(texts)) == np.asarray(labels)))
+        # On a large set, a fixed sample tells training accuracy as well as every row, for a
+        # fraction of a second instead of a second scoring pass over all of them.
+        step = max(1, len(labels) // TRAINING_ACCURACY_SAMPLE)
+        sample_texts, sample_labels = list(texts)[::step], np.asarray(labels)[::step]
+        accuracy = float(np.mean(self.pipeline.predict(sample_texts) == sample_labels))
         self.card = {
             "format": CARD_FORMAT,
             "kind": self.kind,
