@@ -31,10 +31,18 @@ def plot_audit(stats: Sequence["EntityStat"], path: str | Path, *, title: str, b
     ys = list(range(n))[::-1]  # the most mentioned entity on top
     if n:
         shares = [s.share for s in stats]
-        err = [[s.share - s.low for s in stats], [s.high - s.share for s in stats]]
+        # max(0, ...): at a share of 0 or 1 rounding can put the interval a hair inside it
+        err = [[max(0.0, s.share - s.low) for s in stats], [max(0.0, s.high - s.share) for s in stats]]
         ax.barh(ys, shares, color=[COLOURS[s.direction] for s in stats], height=0.7, zorder=2)
         ax.errorbar(shares, ys, xerr=err, fmt="none", ecolor="#333333", elinewidth=1, capsize=3, zorder=3)
+        # A dot at the share keeps a 0% bar visible, and flagged names are coloured too.
+        ax.scatter(shares, ys, s=22, color=[COLOURS[s.direction] for s in stats], edgecolors="#333333",
+                   linewidths=0.6, zorder=4)
         ax.set_yticks(ys, [f"{s.entity} ({s.label}, n={s.items})" for s in stats], fontsize=9)
+        for tick, s in zip(ax.get_yticklabels(), stats):
+            if s.extreme:
+                tick.set_color(COLOURS[s.direction])
+                tick.set_fontweight("bold")
         for y, s in zip(ys, stats):  # the share in words, past the whisker so nothing overlaps
             ax.text(min(s.high + 0.015, 1.01), y, f"{s.share:.0%}", va="center", fontsize=8, color="#333333")
     else:
@@ -42,7 +50,7 @@ def plot_audit(stats: Sequence["EntityStat"], path: str | Path, *, title: str, b
         ax.text(0.5, 0.5, "no entity reaches the minimum count", ha="center", va="center",
                 transform=ax.transAxes, color="#555555")
     ax.axvline(base_rate, color="black", linestyle="--", linewidth=1.2, zorder=4)
-    ax.set_xlim(0, 1.08)
+    ax.set_xlim(-0.02, 1.08)  # room for a dot at 0%
     ax.set_ylim(-0.7, max(n, 1) - 0.3)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
     ax.set_xlabel(f"share of items that are {positive} (bars: Wilson 95% interval)")
