@@ -2,12 +2,13 @@
 
 - :mod:`detectors.data`: labelled texts from a build or a .jsonl/.csv/.parquet file
 - :mod:`detectors.tfidf`: the TF-IDF + logistic regression baseline
+- :mod:`detectors.transformer`: a fine-tuned ``AutoModelForSequenceClassification``
 - :mod:`detectors.train`: train with a held-out split grouped by story, save a detector folder
 - :mod:`detectors.store`: detector folders (card, hash check, safe skops loading)
 
-Transformer and CLIP detectors and cross-dataset evaluation are to come. Nothing heavy is
+The CLIP-feature detector is to come. Nothing heavy is
 imported here, so that ``import detectors`` works without the ``detect`` extra.
 """
 
 #: Detector kinds a ``detector_card.json`` may name, and the class that loads each.
-KINDS = {"tfidf": "detectors.tfidf.TfidfDetector"}
+KINDS = {"tfidf": "detectors.tfidf.TfidfDetector", "transformer": "detectors.transformer.TransformerDetector"}

@@ -25,7 +25,7 @@ from datafactory.errors import ConfigError, NotEnoughDataError, OutputError
 from detectors.data import FALSIFIED, LabelledData, load_labelled_data
 from detectors.store import is_detector_folder
 
-DETECTORS = ("tfidf",)
+DETECTORS = ("tfidf", "transformer")
 #: parent_id of every held-out story, one a line: the split can be checked and reused.
 HELD_OUT_FILE = "held_out_groups.txt"
 
@@ -39,6 +39,21 @@ def grouped_split(groups: Sequence[str | None], holdout: float, seed: int) -> tu
     splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
     train, held_out = next(splitter.split(np.zeros(len(keys)), groups=keys))
     return np.sort(train), np.sort(held_out)
+
+
+def _fit_transformer(rows: LabelledData, train_idx: np.ndarray, model: str | None, options: dict[str, Any],
+                     seed: int, field: str, label: str) -> Any:
+    """Fine-tune on the training side, early-stopping on a tenth of its stories."""
+    from detectors.transformer import TransformerDetector
+
+    if not model:
+        raise ConfigError("train-detector", "--model", "the transformer detector needs a model",
+                          "Give --model with an AutoModelForSequenceClassification folder or cached hub id")
+    fit_idx, val_idx = grouped_split(pick(rows.groups, train_idx), 0.1, seed)
+    fit_rows, val_rows = train_idx[fit_idx], train_idx[val_idx]
+    detector = TransformerDetector(model, seed=seed, **options)
+    return detector.fit(pick(rows.texts, fit_rows), pick(rows.labels, fit_rows), pick(rows.texts, val_rows),
+                        pick(rows.labels, val_rows), field=field, label=label)
 
 
 def _check_output(folder: Path, overwrite: bool) -> None:
@@ -79,6 +94,8 @@ def train_detector(
     holdout: float = 0.2,
     seed: int = 0,
     overwrite: bool = False,
+    model: str | None = None,
+    transformer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train a ``detector`` on ``field`` -> ``label`` of every ``data`` path (the first
     ``max_rows`` usable rows of each), score it on a grouped held-out share, save it to
@@ -111,8 +128,11 @@ def train_detector(
     if len(set(train_labels)) < len(counts):
         raise NotEnoughDataError(f"the training side of the split lacks class(es) "
                                  f"{sorted(set(counts) - set(train_labels))}; give more rows or a smaller --holdout")
-    model = TfidfDetector(min_df=min_df).fit(pick(rows.texts, train_idx), train_labels, field=field, label=label)
-    held = _evaluate(model, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None
+    if detector == "transformer":
+        trained = _fit_transformer(rows, train_idx, model, transformer_options or {}, seed, field, label)
+    else:
+        trained = TfidfDetector(min_df=min_df).fit(pick(rows.texts, train_idx), train_labels, field=field, label=label)
+    held = _evaluate(trained, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None
     held_groups = sorted({g for g in pick(rows.groups, held_idx) if g is not None})
     extra = {
         "data": rows.sources,
@@ -130,5 +150,5 @@ def train_detector(
         # Beside the card, not in it: one id per story can run to megabytes. Written before
         # the card, whose presence marks a whole folder.
         (folder / HELD_OUT_FILE).write_text("".join(g + "\n" for g in held_groups), encoding="utf-8")
-    model.save(folder, extra)
-    return {**model.card, "output": str(folder), "held_out_groups": held_groups}
+    trained.save(folder, extra)
+    return {**trained.card, "output": str(folder), "held_out_groups": held_groups}

@@ -19,7 +19,15 @@ def train_detector_cli(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the detector (model.skops, "
                                 "detector_card.json, held_out_groups.txt)."),
     detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (TF-IDF word 1-2-grams + "
-                                 "logistic regression)."),
+                                 "logistic regression) or transformer (fine-tunes --model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification "
+                                        "folder or cached hub id to fine-tune."),
+    epochs: int = typer.Option(3, "--epochs", min=1, help="transformer: most epochs (early stopping on a "
+                               "validation tenth of the training stories)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="transformer: texts per step."),
+    lr: float = typer.Option(5e-5, "--lr", min=0, help="transformer: AdamW learning rate (linear schedule)."),
+    max_length: int = typer.Option(256, "--max-length", min=8, help="transformer: tokens per text."),
+    device: str = typer.Option("auto", "--device", help="transformer: auto (GPU when present), cpu, cuda[:N]."),
     field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, or "
                               "a file's column (mapped through --columns)."),
     label: str = typer.Option("falsified", "--label", help="Label column. A build's falsified gives the classes "
@@ -47,12 +55,17 @@ def train_detector_cli(
     each real item beside its generated child).
 
     Example: datafactory train-detector labelled.jsonl --columns text=body --label verdict --output out/verdict
+
+    Example: datafactory train-detector out/swap_and_generate --detector transformer --model
+    sentence-transformers/all-MiniLM-L6-v2 --epochs 2 --output out/minilm-detector
     """
     from detectors.train import train_detector
 
     card = train_detector(data, output, detector=detector, field=field, label=label,
                           columns=parse_columns(columns, "train-detector"), min_df=min_df, max_rows=max_rows,
-                          holdout=holdout, seed=seed, overwrite=overwrite)
+                          holdout=holdout, seed=seed, overwrite=overwrite, model=model,
+                          transformer_options={"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
+                                               "max_length": max_length, "device": device, "progress": True})
     split, held = card["split"], card["holdout"]
     counts = ", ".join(f"{name} {n}" for name, n in card["rows_per_class_all"].items())
     skipped = sum(card["skipped"].values())
