@@ -13,7 +13,7 @@ from datafactory import __version__
 from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
 from datafactory.cli import detector_cmd, eval_cmd
 from datafactory.cli import clip_cmd, finetune_cmd
-from datafactory.cli import audit_cmd
+from datafactory.cli import audit_cmd, augment_cmd
 from datafactory.cli import crosseval_cmd
 from datafactory.cli.common import state
 
@@ -66,6 +66,7 @@ app.command("init-clip")(clip_cmd.init_clip_cli)
 app.command("train-detector")(detector_cmd.train_detector_cli)
 app.command("audit")(audit_cmd.audit_cli)
 app.command("crosseval")(crosseval_cmd.crosseval_cli)
+app.command("augment-eval")(augment_cmd.augment_eval_cli)
 
 
 def main() -> None:
