@@ -40,7 +40,7 @@ def _thumbnail(data: bytes | None) -> Any:
 def pair_rows(out_dir: str | Path, rows: int) -> list[dict[str, Any]]:
     """The first ``rows`` falsified pairs made by repurpose_image, with their parents' images."""
     out = OutputDir(Path(out_dir))
-    source = _image_source(out)
+    source = image_source_of(out)
     records: dict[str, dict[str, Any]] = {}
     pairs: list[dict[str, Any]] = []
     for path in out.shard_files():
@@ -55,13 +55,13 @@ def pair_rows(out_dir: str | Path, rows: int) -> list[dict[str, Any]]:
         stats = json.loads(pair["provenance"][-1]["stats"] or "{}")
         parent = records.get(pair["parent_id"], {})
         result.append({"id": pair["id"], "caption": pair["caption"] or pair["title"] or "",
-                       "new": _bytes(pair["image"], source), "own": _bytes(parent.get("image"), source),
+                       "new": image_bytes(pair["image"], source), "own": image_bytes(parent.get("image"), source),
                        "origin": stats.get("image_origin"), "similarity": (pair["scores"] or {}).get("retrieval_similarity"),
                        "strategy": stats.get("strategy")})
     return result
 
 
-def _image_source(out: OutputDir) -> Any:
+def image_source_of(out: OutputDir) -> Any:
     """Where the build read images from (the stage's image_root), to show path-only images."""
     from datafactory.images import ImageSource
 
@@ -72,7 +72,8 @@ def _image_source(out: OutputDir) -> Any:
     return ImageSource()
 
 
-def _bytes(image: dict[str, Any] | None, source: Any) -> bytes | None:
+def image_bytes(image: dict[str, Any] | None, source: Any) -> bytes | None:
+    """The image's bytes, from the record or its path under the build's image root; None if unusable."""
     from datafactory.images import ImageError, read_image_bytes
 
     if not image:

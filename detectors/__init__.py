@@ -6,9 +6,10 @@
 - :mod:`detectors.train`: train with a held-out split grouped by story, save a detector folder
 - :mod:`detectors.store`: detector folders (card, hash check, safe skops loading)
 
-The CLIP-feature detector is to come. Nothing heavy is
+- :mod:`detectors.clip_pairs`: image–caption pairs from frozen CLIP features Nothing heavy is
 imported here, so that ``import detectors`` works without the ``detect`` extra.
 """
 
 #: Detector kinds a ``detector_card.json`` may name, and the class that loads each.
-KINDS = {"tfidf": "detectors.tfidf.TfidfDetector", "transformer": "detectors.transformer.TransformerDetector"}
+KINDS = {"tfidf": "detectors.tfidf.TfidfDetector", "transformer": "detectors.transformer.TransformerDetector",
+         "clip": "detectors.clip_pairs.ClipPairDetector"}

@@ -270,3 +270,23 @@ def test_each_strategy_returns_the_known_nearest_neighbour(strategy, expected):
     (child,) = out
     assert json.loads(child["provenance"][-1]["stats"])["image_origin"] == expected
     assert child["image"]["bytes"] == pictures[expected]
+
+
+def test_the_clip_feature_detector_reads_a_build_of_pairs_and_reloads_identically(tmp_path, corpus, tiny_clip):
+    from datafactory.errors import ModelRefusedError
+    from detectors.clip_pairs import ClipPairDetector, load_pairs
+    from detectors.store import load_detector
+
+    result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, duplicate_threshold=1.0))
+    pairs = load_pairs(result.output)
+    assert len(pairs.items) >= 14 and set(pairs.labels) == {"real", "falsified"}
+    assert pairs.skipped  # the story without a photo of its own
+    detector = ClipPairDetector(str(tiny_clip), device="cpu").fit(pairs.items, pairs.labels)
+    detector.save(tmp_path / "clip-detector")
+    again = load_detector(tmp_path / "clip-detector")
+    np.testing.assert_allclose(again.predict_proba(pairs.items), detector.predict_proba(pairs.items))
+    assert again.card["clip_model"] == str(tiny_clip) and again.predict(pairs.items[:2]).shape == (2,)
+    card = tmp_path / "clip-detector" / "detector_card.json"
+    card.write_text(card.read_text().replace('"kind": "clip"', '"kind": "tfidf"'))
+    with pytest.raises(ModelRefusedError):
+        ClipPairDetector.load(tmp_path / "clip-detector")
