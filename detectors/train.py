@@ -25,7 +25,7 @@ from datafactory.errors import ConfigError, NotEnoughDataError, OutputError
 from detectors.data import FALSIFIED, LabelledData, load_labelled_data
 from detectors.store import is_detector_folder
 
-DETECTORS = ("tfidf", "transformer")
+DETECTORS = ("tfidf", "transformer", "clip")
 #: parent_id of every held-out story, one a line: the split can be checked and reused.
 HELD_OUT_FILE = "held_out_groups.txt"
 
@@ -39,6 +39,19 @@ def grouped_split(groups: Sequence[str | None], holdout: float, seed: int) -> tu
     splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
     train, held_out = next(splitter.split(np.zeros(len(keys)), groups=keys))
     return np.sort(train), np.sort(held_out)
+
+
+def _pair_rows(path: str | Path, max_rows: int | None) -> LabelledData:
+    """A build's (caption, image bytes) pairs, as labelled rows for the clip detector."""
+    from detectors.clip_pairs import load_pairs
+    from detectors.data import is_build
+
+    if not is_build(Path(path)):
+        raise ConfigError("train-detector", None, f"{path} is not a datafactory build",
+                          "The clip detector reads image-caption pairs from builds (e.g. of repurpose_images.yaml)")
+    pairs = load_pairs(path, max_rows)
+    return LabelledData(texts=pairs.items, labels=pairs.labels, groups=pairs.groups, skipped=pairs.skipped,
+                        sources=[{"path": str(path), "rows": len(pairs.labels), "kind": "image-caption pairs"}])
 
 
 def _fit_transformer(rows: LabelledData, train_idx: np.ndarray, model: str | None, options: dict[str, Any],
@@ -113,7 +126,8 @@ def train_detector(
     _check_output(Path(output), overwrite)
     rows = LabelledData()
     for path in data:
-        rows.extend(load_labelled_data(path, field, label, columns, max_rows))
+        rows.extend(_pair_rows(path, max_rows) if detector == "clip"
+                    else load_labelled_data(path, field, label, columns, max_rows))
     counts = Counter(rows.labels)
     if len(counts) < 2 or min(counts.values()) < 2:
         raise NotEnoughDataError(
@@ -128,7 +142,15 @@ def train_detector(
     if len(set(train_labels)) < len(counts):
         raise NotEnoughDataError(f"the training side of the split lacks class(es) "
                                  f"{sorted(set(counts) - set(train_labels))}; give more rows or a smaller --holdout")
-    if detector == "transformer":
+    if detector == "clip":
+        from detectors.clip_pairs import ClipPairDetector
+
+        if not model:
+            raise ConfigError("train-detector", "--model", "the clip detector needs a CLIP model",
+                              "Give --model with a CLIPModel folder or cached hub id")
+        device = (transformer_options or {}).get("device", "auto")
+        trained = ClipPairDetector(model, device=device).fit(pick(rows.texts, train_idx), train_labels)
+    elif detector == "transformer":
         trained = _fit_transformer(rows, train_idx, model, transformer_options or {}, seed, field, label)
     else:
         trained = TfidfDetector(min_df=min_df).fit(pick(rows.texts, train_idx), train_labels, field=field, label=label)

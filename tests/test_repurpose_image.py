@@ -290,3 +290,20 @@ def test_the_clip_feature_detector_reads_a_build_of_pairs_and_reloads_identicall
     card.write_text(card.read_text().replace('"kind": "clip"', '"kind": "tfidf"'))
     with pytest.raises(ModelRefusedError):
         ClipPairDetector.load(tmp_path / "clip-detector")
+
+
+def test_train_detector_clip_on_a_build_of_pairs(tmp_path, corpus, tiny_clip):
+    from typer.testing import CliRunner
+
+    from datafactory.cli import app
+
+    result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, duplicate_threshold=1.0))
+    run = CliRunner().invoke(app, ["train-detector", str(result.output), "--detector", "clip", "--model",
+                                   str(tiny_clip), "--holdout", "0.3", "--device", "cpu",
+                                   "--output", str(tmp_path / "clip-det")])
+    assert run.exit_code == 0, run.output
+    card = json.loads((tmp_path / "clip-det" / "detector_card.json").read_text())
+    assert card["kind"] == "clip" and card["split"]["grouped_by"] == "parent_id"
+    missing = CliRunner().invoke(app, ["train-detector", str(result.output), "--detector", "clip",
+                                       "--output", str(tmp_path / "x")])
+    assert missing.exit_code != 0 and "--model" in missing.output

@@ -19,9 +19,10 @@ def train_detector_cli(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the detector (model.skops, "
                                 "detector_card.json, held_out_groups.txt)."),
     detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (TF-IDF word 1-2-grams + "
-                                 "logistic regression) or transformer (fine-tunes --model)."),
+                                 "logistic regression), transformer (fine-tunes --model) or clip (image-caption "
+                                 "pairs of a build, on frozen CLIP --model features)."),
     model: Optional[str] = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification "
-                                        "folder or cached hub id to fine-tune."),
+                                        "folder or cached hub id to fine-tune; clip: a CLIPModel folder or id."),
     epochs: int = typer.Option(3, "--epochs", min=1, help="transformer: most epochs (early stopping on a "
                                "validation tenth of the training stories)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="transformer: texts per step."),
