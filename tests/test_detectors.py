@@ -127,8 +127,8 @@ def test_folders_that_are_not_detectors_are_refused_with_the_reason(tmp_path):
     (good / CARD_FILE).write_text("{not json")
     with pytest.raises(ModelRefusedError, match="not valid JSON"):
         load_detector(good)
-    (good / CARD_FILE).write_text(json.dumps({**card, "kind": "clip"}))
-    with pytest.raises(ModelRefusedError, match=r"names detector kind 'clip'.*Known kinds: tfidf"):
+    (good / CARD_FILE).write_text(json.dumps({**card, "kind": "quantum"}))
+    with pytest.raises(ModelRefusedError, match=r"names detector kind 'quantum'.*Known kinds: clip, tfidf, transformer"):
         load_detector(good)
     with pytest.raises(ModelRefusedError, match="holds a 'clip' detector"):
         TfidfDetector.load(good)
