@@ -130,7 +130,7 @@ def test_folders_that_are_not_detectors_are_refused_with_the_reason(tmp_path):
     (good / CARD_FILE).write_text(json.dumps({**card, "kind": "quantum"}))
     with pytest.raises(ModelRefusedError, match=r"names detector kind 'quantum'.*Known kinds: clip, tfidf, transformer"):
         load_detector(good)
-    with pytest.raises(ModelRefusedError, match="holds a 'clip' detector"):
+    with pytest.raises(ModelRefusedError, match="holds a 'quantum' detector"):
         TfidfDetector.load(good)
 
 
