@@ -3,9 +3,9 @@
 Each dataset is split by story (:func:`detectors.splits.split_by_story`); a detector is
 trained on each dataset's train split and scored on every dataset's *test* split. The
 diagonal is a dataset's own held-out test split; off the diagonal the other dataset's test
-split is used too, so every column is scored on the same rows. The validation split is not
-used by the TF-IDF detector (it has nothing to tune); it is kept aside so that detectors
-that tune on it later see the same test rows.
+split is used too, so every column is scored on the same rows. The validation split
+stops the transformer detector's training early; TF-IDF and CLIP-feature detectors have
+nothing to tune on it. ``detector="clip"`` reads each build's image–caption pairs.
 
 Metrics per (trained on, tested on) cell:
 
@@ -42,8 +42,8 @@ from detectors.data import FALSIFIED, LabelledData, load_labelled_data
 from detectors.splits import DEFAULT_FRACTIONS, check_fractions, split_by_story
 from detectors.train import pick
 
-#: Detector kinds cross-evaluation can train now; transformer and CLIP detectors come later.
-AVAILABLE = ("tfidf",)
+#: Detector kinds cross-evaluation trains: transformer and clip need ``model``.
+AVAILABLE = ("tfidf", "transformer", "clip")
 METRICS = ("accuracy", "macro_f1", "roc_auc")
 METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "roc_auc": "ROC AUC"}
 FILES = {"csv": "crosseval.csv", "md": "crosseval.md", "json": "crosseval.json", "png": "crosseval.png"}
@@ -86,8 +86,8 @@ def score(detector: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
 
 def _check_detector(detector: str) -> None:
     if detector not in AVAILABLE:
-        raise ConfigError("crosseval", "--detector", f"detector {detector!r} is not available yet: tfidf only",
-                          f"Available kinds: {', '.join(AVAILABLE)} (transformer and CLIP detectors are to come)")
+        raise ConfigError("crosseval", "--detector", f"unknown detector {detector!r}",
+                          f"Available kinds: {', '.join(AVAILABLE)}")
 
 
 def _split(name: str, data: LabelledData, fractions: tuple[float, float, float], seed: int) -> dict[str, Any]:
@@ -99,6 +99,24 @@ def _split(name: str, data: LabelledData, fractions: tuple[float, float, float],
             f"split into {len(train)} train (classes {sorted(set(train_labels))}) and {len(test)} test rows; "
             "cross-evaluation needs two classes to train on and a non-empty test split. Add rows or raise --max-rows")
     return {"train": train, "val": val, "test": test}
+
+
+def _train(detector: str, model: str | None, options: dict[str, Any], data: LabelledData, split: dict[str, Any],
+           field: str, label: str, min_df: int, seed: int) -> Any:
+    texts, labels = pick(data.texts, split["train"]), pick(data.labels, split["train"])
+    if detector == "transformer":
+        from detectors.transformer import TransformerDetector
+
+        # The validation split, kept aside for exactly this, stops training early.
+        return TransformerDetector(model, seed=seed, **options).fit(
+            texts, labels, pick(data.texts, split["val"]), pick(data.labels, split["val"]), field=field, label=label)
+    if detector == "clip":
+        from detectors.clip_pairs import ClipPairDetector
+
+        return ClipPairDetector(model, device=options.get("device", "auto")).fit(texts, labels)
+    from detectors.tfidf import TfidfDetector
+
+    return TfidfDetector(min_df=min_df).fit(texts, labels, field=field, label=label)
 
 
 def cross_evaluate(
@@ -113,6 +131,8 @@ def cross_evaluate(
     max_rows: int | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     min_df: int = 1,
+    model: str | None = None,
+    detector_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train a ``detector`` on each dataset's train split and score it on every test split.
 
@@ -128,16 +148,17 @@ def cross_evaluate(
     output = Path(output).expanduser()
     if output.exists() and not output.is_dir():
         raise OutputError(f"--output {output} is a file; give a folder for the cross-evaluation files")
-    from detectors.tfidf import TfidfDetector
+    if detector != "tfidf" and not model:
+        raise ConfigError("crosseval", "--model", f"the {detector} detector needs a model",
+                          "Give --model: a sequence-classifier (transformer) or CLIPModel (clip) folder or hub id")
+    from detectors.train import pair_rows
 
     names = dataset_names(datasets)
-    loaded = {name: load_labelled_data(path, field, label, columns, max_rows) for name, path in zip(names, datasets)}
+    loaded = {name: pair_rows(path, max_rows) if detector == "clip"
+              else load_labelled_data(path, field, label, columns, max_rows) for name, path in zip(names, datasets)}
     splits = {name: _split(name, data, fractions, seed) for name, data in loaded.items()}
-    models = {}
-    for name, data in loaded.items():
-        train = splits[name]["train"]
-        models[name] = TfidfDetector(min_df=min_df).fit(pick(data.texts, train), pick(data.labels, train),
-                                                        field=field, label=label)
+    models = {name: _train(detector, model, detector_options or {}, data, splits[name], field, label, min_df, seed)
+              for name, data in loaded.items()}
     cells = []
     for trained, model in models.items():
         known = {str(c) for c in model.classes_}

@@ -41,7 +41,7 @@ def grouped_split(groups: Sequence[str | None], holdout: float, seed: int) -> tu
     return np.sort(train), np.sort(held_out)
 
 
-def _pair_rows(path: str | Path, max_rows: int | None) -> LabelledData:
+def pair_rows(path: str | Path, max_rows: int | None) -> LabelledData:
     """A build's (caption, image bytes) pairs, as labelled rows for the clip detector."""
     from detectors.clip_pairs import load_pairs
     from detectors.data import is_build
@@ -126,7 +126,7 @@ def train_detector(
     _check_output(Path(output), overwrite)
     rows = LabelledData()
     for path in data:
-        rows.extend(_pair_rows(path, max_rows) if detector == "clip"
+        rows.extend(pair_rows(path, max_rows) if detector == "clip"
                     else load_labelled_data(path, field, label, columns, max_rows))
     counts = Counter(rows.labels)
     if len(counts) < 2 or min(counts.values()) < 2:

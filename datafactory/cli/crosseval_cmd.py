@@ -20,8 +20,12 @@ def crosseval_cli(
     more: Optional[List[Path]] = typer.Argument(None, metavar="[DATASETS]...", show_default=False,
                                                 help="More datasets (what follows --datasets A)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for crosseval.csv, .md, .json and .png."),
-    detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (transformer and CLIP "
-                                 "detectors are to come)."),
+    detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf, transformer (fine-tunes "
+                                 "--model) or clip (image-caption pairs of builds, frozen CLIP --model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="transformer: a sequence-classifier folder or "
+                                        "cached hub id; clip: a CLIPModel folder or id."),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="transformer: most epochs (early stop on validation)."),
+    device: str = typer.Option("auto", "--device", help="transformer, clip: auto (GPU when present), cpu, cuda."),
     field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, "
                               "or a file's column (mapped through --columns)."),
     label: str = typer.Option("falsified", "--label", help="Label column; a build's falsified gives the "
@@ -48,7 +52,9 @@ def crosseval_cli(
 
     result = cross_evaluate([*(datasets or []), *(more or [])], output=output, detector=detector, field=field,
                             label=label, columns=parse_columns(columns, "crosseval"), seed=seed,
-                            max_rows=max_rows)
+                            max_rows=max_rows, model=model,
+                            detector_options={"device": device} if detector == "clip" else
+                            {"epochs": epochs, "device": device} if detector == "transformer" else None)
     for name, info in result["datasets"].items():
         typer.echo(f"{name}: {info['rows']} rows, split {info['train_rows']}/{info['val_rows']}/"
                    f"{info['test_rows']} train/val/test")
