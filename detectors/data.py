@@ -90,6 +90,19 @@ def _label_value(value: Any, column: str) -> str | None:
     return text or None
 
 
+def fields_of(field: str) -> list[str]:
+    """``"title+text"`` -> ``["title", "text"]``: several fields are read and joined."""
+    return [f.strip() for f in field.split("+") if f.strip()]
+
+
+def joined(row: dict[str, Any], columns: list[str]) -> Any:
+    """The non-empty values of ``columns`` joined by a blank line (the one value when single)."""
+    if len(columns) == 1:
+        return row.get(columns[0])
+    parts = [row.get(c) for c in columns]
+    return "\n\n".join(p.strip() for p in parts if isinstance(p, str) and p.strip()) or None
+
+
 def _take(data: LabelledData, text: Any, label: Any, group: Any, label_column: str) -> None:
     if not isinstance(text, str) or not text.strip():
         data.skipped["no text"] += 1
@@ -106,17 +119,18 @@ def _take(data: LabelledData, text: Any, label: Any, group: Any, label_column: s
 def _from_build(path: Path, field: str, label: str, limit: int | None) -> LabelledData:
     load_summary(path, examples=0)  # NotADatasetError for an unfinished build
     known = schema.RECORD_SCHEMA.names
-    for option, name in (("--field", field), ("--label", label)):
+    fields = fields_of(field)
+    for option, name in [*(("--field", f) for f in fields), ("--label", label)]:
         if name not in known:
             raise ConfigError(str(path), option, f"{name!r} is not a column of a datafactory build",
                               f"Use one of: {', '.join(n for n in known if n not in ('spans', 'scores', 'provenance', 'image'))}")
     data = LabelledData(sources=[{"path": str(path), "kind": "build", "field": field, "label": label}])
     read = 0
     for shard in OutputDir(path).shard_files():
-        table = pq.read_table(shard, columns=list(dict.fromkeys([field, label, GROUP_COLUMN])))
+        table = pq.read_table(shard, columns=list(dict.fromkeys([*fields, label, GROUP_COLUMN])))
         for row in table.to_pylist():
             read += 1
-            _take(data, row[field], row[label], row[GROUP_COLUMN], label)
+            _take(data, joined(row, fields), row[label], row[GROUP_COLUMN], label)
             if limit is not None and len(data.texts) >= limit:
                 break
         if limit is not None and len(data.texts) >= limit:
@@ -126,7 +140,8 @@ def _from_build(path: Path, field: str, label: str, limit: int | None) -> Labell
 
 
 def _from_file(path: Path, field: str, label: str, columns: dict[str, str], limit: int | None) -> LabelledData:
-    text_column, label_column = columns.get(field, field), columns.get(label, label)
+    text_columns = [columns.get(f, f) for f in fields_of(field)]
+    text_column, label_column = "+".join(text_columns), columns.get(label, label)
     if label == FALSIFIED and "label" in columns and FALSIFIED not in columns:
         label_column = columns["label"]  # --columns label=verdict, --label left at its default
     input_cfg = InputConfig(path=path, columns=columns)
@@ -141,18 +156,18 @@ def _from_file(path: Path, field: str, label: str, columns: dict[str, str], limi
         if read <= _SNIFF_ROWS:
             seen_columns.update(raw.data)
             if read == _SNIFF_ROWS:  # a misspelt column fails now, not after the whole file
-                _check_columns(path, seen_columns, text_column, label_column)
-        _take(data, raw.data.get(text_column), raw.data.get(label_column), raw.data.get(GROUP_COLUMN), label_column)
+                _check_columns(path, seen_columns, text_columns, label_column)
+        _take(data, joined(raw.data, text_columns), raw.data.get(label_column), raw.data.get(GROUP_COLUMN), label_column)
         if limit is not None and len(data.texts) >= limit:
             break
     if seen_columns:
-        _check_columns(path, seen_columns, text_column, label_column)
+        _check_columns(path, seen_columns, text_columns, label_column)
     data.sources[0]["rows_read"] = read
     return data
 
 
-def _check_columns(path: Path, seen: set[str], text_column: str, label_column: str) -> None:
-    for option, column, target in (("--field", text_column, "text"), ("--label", label_column, "label")):
+def _check_columns(path: Path, seen: set[str], text_columns: list[str], label_column: str) -> None:
+    for option, column, target in [*(("--field", c, "text") for c in text_columns), ("--label", label_column, "label")]:
         if column not in seen:
             raise ConfigError(str(path), option, f"no column {column!r}",
                               f"Columns: {', '.join(sorted(seen))}; pass {option} COLUMN or map it with "

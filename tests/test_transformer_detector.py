@@ -76,3 +76,12 @@ def test_the_transformer_detector_needs_a_model(tmp_path):
     result = CliRunner().invoke(app, ["train-detector", str(data), "--columns", "label=label", "--label", "label",
                                       "--detector", "transformer", "--output", str(tmp_path / "out")])
     assert result.exit_code != 0 and "--model" in result.output
+
+
+def test_title_and_body_together(tmp_path):
+    from detectors.data import load_labelled_data
+
+    data = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "title": "Storm hits", "text": "Rain fell.", "label": "x"},
+                                              {"id": "b", "title": "Quiet day", "text": "", "label": "y"}])
+    loaded = load_labelled_data(data, "title+text", "label")
+    assert loaded.texts == ["Storm hits\n\nRain fell.", "Quiet day"]

@@ -30,7 +30,7 @@ def train_detector_cli(
     max_length: int = typer.Option(256, "--max-length", min=8, help="transformer: tokens per text."),
     device: str = typer.Option("auto", "--device", help="transformer: auto (GPU when present), cpu, cuda[:N]."),
     field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, or "
-                              "a file's column (mapped through --columns)."),
+                              "a file's column (mapped through --columns); title+text joins both."),
     label: str = typer.Option("falsified", "--label", help="Label column. A build's falsified gives the classes "
                               "real and falsified."),
     columns: Optional[List[str]] = typer.Option(None, "--columns", "-c", help="For files: record field=column, "
