@@ -101,24 +101,6 @@ def _split(name: str, data: LabelledData, fractions: tuple[float, float, float],
     return {"train": train, "val": val, "test": test}
 
 
-def _train(detector: str, model: str | None, options: dict[str, Any], data: LabelledData, split: dict[str, Any],
-           field: str, label: str, min_df: int, seed: int) -> Any:
-    texts, labels = pick(data.texts, split["train"]), pick(data.labels, split["train"])
-    if detector == "transformer":
-        from detectors.transformer import TransformerDetector
-
-        # The validation split, kept aside for exactly this, stops training early.
-        return TransformerDetector(model, seed=seed, **options).fit(
-            texts, labels, pick(data.texts, split["val"]), pick(data.labels, split["val"]), field=field, label=label)
-    if detector == "clip":
-        from detectors.clip_pairs import ClipPairDetector
-
-        return ClipPairDetector(model, device=options.get("device", "auto")).fit(texts, labels)
-    from detectors.tfidf import TfidfDetector
-
-    return TfidfDetector(min_df=min_df).fit(texts, labels, field=field, label=label)
-
-
 def cross_evaluate(
     datasets: Sequence[str | Path],
     *,
@@ -151,13 +133,17 @@ def cross_evaluate(
     if detector != "tfidf" and not model:
         raise ConfigError("crosseval", "--model", f"the {detector} detector needs a model",
                           "Give --model: a sequence-classifier (transformer) or CLIPModel (clip) folder or hub id")
-    from detectors.train import pair_rows
+    from detectors.train import fit_detector, pair_rows
 
     names = dataset_names(datasets)
     loaded = {name: pair_rows(path, max_rows) if detector == "clip"
               else load_labelled_data(path, field, label, columns, max_rows) for name, path in zip(names, datasets)}
     splits = {name: _split(name, data, fractions, seed) for name, data in loaded.items()}
-    models = {name: _train(detector, model, detector_options or {}, data, splits[name], field, label, min_df, seed)
+    # The validation split, kept aside for exactly this, stops a transformer's training early.
+    models = {name: fit_detector(detector, model, detector_options or {},
+                                 pick(data.texts, splits[name]["train"]), pick(data.labels, splits[name]["train"]),
+                                 pick(data.texts, splits[name]["val"]), pick(data.labels, splits[name]["val"]),
+                                 field=field, label=label, min_df=min_df, seed=seed, source="crosseval")
               for name, data in loaded.items()}
     cells = []
     for trained, model in models.items():

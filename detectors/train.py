@@ -54,19 +54,26 @@ def pair_rows(path: str | Path, max_rows: int | None) -> LabelledData:
                         sources=[{"path": str(path), "rows": len(pairs.labels), "kind": "image-caption pairs"}])
 
 
-def _fit_transformer(rows: LabelledData, train_idx: np.ndarray, model: str | None, options: dict[str, Any],
-                     seed: int, field: str, label: str) -> Any:
-    """Fine-tune on the training side, early-stopping on a tenth of its stories."""
-    from detectors.transformer import TransformerDetector
+def fit_detector(detector: str, model: str | None, options: dict[str, Any], texts: list[Any], labels: list[str],
+                 val_texts: list[Any], val_labels: list[str], *, field: str, label: str, min_df: int, seed: int,
+                 source: str = "train-detector") -> Any:
+    """A trained detector of kind ``detector``; transformer and clip need ``model``, and the
+    transformer stops early on the validation rows."""
+    if detector != "tfidf" and not model:
+        raise ConfigError(source, "--model", f"the {detector} detector needs a model",
+                          "Give --model: a sequence-classifier (transformer) or CLIPModel (clip) folder or hub id")
+    if detector == "transformer":
+        from detectors.transformer import TransformerDetector
 
-    if not model:
-        raise ConfigError("train-detector", "--model", "the transformer detector needs a model",
-                          "Give --model with an AutoModelForSequenceClassification folder or cached hub id")
-    fit_idx, val_idx = grouped_split(pick(rows.groups, train_idx), 0.1, seed)
-    fit_rows, val_rows = train_idx[fit_idx], train_idx[val_idx]
-    detector = TransformerDetector(model, seed=seed, **options)
-    return detector.fit(pick(rows.texts, fit_rows), pick(rows.labels, fit_rows), pick(rows.texts, val_rows),
-                        pick(rows.labels, val_rows), field=field, label=label)
+        return TransformerDetector(model, seed=seed, **options).fit(texts, labels, val_texts, val_labels,
+                                                                   field=field, label=label)
+    if detector == "clip":
+        from detectors.clip_pairs import ClipPairDetector
+
+        return ClipPairDetector(model, device=options.get("device", "auto")).fit(texts, labels)
+    from detectors.tfidf import TfidfDetector
+
+    return TfidfDetector(min_df=min_df).fit(texts, labels, field=field, label=label)
 
 
 def _check_output(folder: Path, overwrite: bool) -> None:
@@ -121,8 +128,6 @@ def train_detector(
                           f"Known detectors: {', '.join(DETECTORS)}")
     if not 0 <= holdout < 1:
         raise ConfigError("train-detector", "--holdout", f"{holdout} is not in [0, 1)", "Use e.g. 0.2, or 0 for none")
-    from detectors.tfidf import TfidfDetector
-
     _check_output(Path(output), overwrite)
     rows = LabelledData()
     for path in data:
@@ -142,18 +147,16 @@ def train_detector(
     if len(set(train_labels)) < len(counts):
         raise NotEnoughDataError(f"the training side of the split lacks class(es) "
                                  f"{sorted(set(counts) - set(train_labels))}; give more rows or a smaller --holdout")
-    if detector == "clip":
-        from detectors.clip_pairs import ClipPairDetector
-
-        if not model:
-            raise ConfigError("train-detector", "--model", "the clip detector needs a CLIP model",
-                              "Give --model with a CLIPModel folder or cached hub id")
-        device = (transformer_options or {}).get("device", "auto")
-        trained = ClipPairDetector(model, device=device).fit(pick(rows.texts, train_idx), train_labels)
-    elif detector == "transformer":
-        trained = _fit_transformer(rows, train_idx, model, transformer_options or {}, seed, field, label)
-    else:
-        trained = TfidfDetector(min_df=min_df).fit(pick(rows.texts, train_idx), train_labels, field=field, label=label)
+    val_idx = np.array([], dtype=int)
+    if detector == "transformer":  # early stopping on a tenth of the training stories
+        fit_pos, val_pos = grouped_split(pick(rows.groups, train_idx), 0.1, seed)
+        train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+    options = dict(transformer_options or {})
+    if detector != "transformer":
+        options = {k: v for k, v in options.items() if k == "device"}
+    trained = fit_detector(detector, model, options, pick(rows.texts, train_idx), pick(rows.labels, train_idx),
+                           pick(rows.texts, val_idx), pick(rows.labels, val_idx), field=field, label=label,
+                           min_df=min_df, seed=seed)
     held = _evaluate(trained, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None
     held_groups = sorted({g for g in pick(rows.groups, held_idx) if g is not None})
     extra = {
