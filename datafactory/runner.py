@@ -69,7 +69,7 @@ def build(
         raise OutputError("--resume and --overwrite exclude each other; pick one")
     stages = assemble(config)
     out = OutputDir(config.output)
-    input_fp = readers.fingerprint(config.input)
+    input_fp = _inputs_fingerprint(config, stages)
     build_fp = _build_fingerprint(config, input_fp, limit)
     if config.output.exists() and not config.output.is_dir():
         raise OutputError(f"{config.output} exists and is not a folder; choose another output")
@@ -141,6 +141,15 @@ def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: b
                 "pass --overwrite to start over with the new one")
         return "resume"
     return "fresh"
+
+
+def _inputs_fingerprint(config: PipelineConfig, stages: list[Stage]) -> str:
+    """The pipeline input's fingerprint, combined with those of the inputs stages read besides
+    it (an entity bank's corpus, an image pool): a change to any of them changes the build."""
+    main = readers.fingerprint(config.input)
+    extra = [f"{stage.name}:{readers.fingerprint(cfg)}" for stage in stages
+             for cfg in (stage.corpus_input(), *stage.side_inputs().values()) if cfg is not None]
+    return main if not extra else hashlib.sha256("|".join([main, *extra]).encode()).hexdigest()
 
 
 def _build_fingerprint(config: PipelineConfig, input_fp: str, limit: int | None) -> str:

@@ -317,3 +317,20 @@ def test_crosseval_with_the_clip_detector_over_two_builds_of_pairs(tmp_path, cor
     result = cross_evaluate(builds, output=tmp_path / "ce", detector="clip", model=str(tiny_clip),
                             detector_options={"device": "cpu"}, fractions=(0.5, 0.0, 0.5))
     assert len(result["cells"]) == 4 and (tmp_path / "ce" / "crosseval.png").is_file()
+
+
+def test_a_changed_image_pool_is_a_changed_build(tmp_path, corpus, tiny_clip):
+    from PIL import Image
+
+    from datafactory.errors import OutputError
+
+    photos = tmp_path / "images" / "pool"
+    photos.mkdir()
+    Image.fromarray(_photo("rocket")).save(photos / "one.png")
+    stage = _stage(tiny_clip, tmp_path, max_uses=20, pool_input={"path": str(photos)})
+    assert _build(tmp_path, corpus, stage).status != "unchanged"
+    assert _build(tmp_path, corpus, stage).status == "unchanged"
+    Image.fromarray(_photo("coffee")).save(photos / "two.png")
+    # The pool is an input of the build: the finished build is no longer this config's output.
+    with pytest.raises(OutputError, match="another config, input"):
+        _build(tmp_path, corpus, stage)
