@@ -24,7 +24,7 @@ def assemble(config: PipelineConfig) -> list[Stage]:
     for index, spec in enumerate(config.stages):
         stage_cls = registry.get(spec.name)
         stage = stage_cls(spec.options, seed=config.seed)
-        stage.check(source=config.source, field=f"stages[{index}]({spec.name}).model")
+        stage.check(source=config.source, field=f"stages[{index}]({spec.name})")
         if not stage_cls.output_schema.equals(schema.STAGE_OUTPUT_SCHEMA, check_metadata=False):
             raise StageError(f"stage {spec.name!r} declares an output schema other than the record schema")
         stages.append(stage)

@@ -47,8 +47,10 @@ class Stage(ABC):
         self.seed = seed
 
     def check(self, source: str, field: str) -> None:
-        """Raise a ConfigError naming ``source`` (the config file) and ``field`` if the stage
-        cannot run, e.g. its model is not installed. Must be cheap: no model loading."""
+        """Raise a ConfigError naming ``source`` (the config file) and the option at fault if the
+        stage cannot run, e.g. its model is not installed. ``field`` is where the stage sits in the
+        config (``stages[1](generate_article)``): append the option, ``f"{field}.model"``. Must
+        be cheap: no model loading."""
 
     def corpus_input(self) -> Any:
         """An ``InputConfig`` to ``fit`` on instead of the pipeline's input, or None."""

@@ -85,7 +85,7 @@ class EntitySwap(Stage):
     # -- lifecycle -----------------------------------------------------------------------
 
     def check(self, source: str, field: str) -> None:
-        models.check_spacy_model(self.config.model, source=source, field=field)
+        models.check_spacy_model(self.config.model, source=source, field=f"{field}.model")
 
     def setup(self) -> None:
         if self.nlp is None:

@@ -155,12 +155,12 @@ class GenerateArticle(Stage):
 
     def check(self, source: str, field: str) -> None:
         lm.require_torch()
-        lm.check_causal_lm(self.config.model, source=source, field=field)
+        lm.check_causal_lm(self.config.model, source=source, field=f"{field}.model")
         if self.config.strategy in GUIDED:
             from pipelines.discriminators import check_classifier
 
             check_classifier(self.config.discriminator, self.config.discriminator_kind, source=source,
-                             field=field.rsplit(".", 1)[0] + ".discriminator" if field else "discriminator")
+                             field=f"{field}.discriminator")
 
     def setup(self) -> None:
         if self.generator is None:

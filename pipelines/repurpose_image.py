@@ -97,15 +97,14 @@ class RepurposeImage(Stage):
     def check(self, source: str, field: str) -> None:
         from pipelines.encoders import check_model
 
-        where = field.rsplit(".", 1)[0]
         if self.config.strategy != "random":
-            check_model(self.config.clip_model, what="CLIP model", source=source, field=f"{where}.clip_model")
+            check_model(self.config.clip_model, what="CLIP model", source=source, field=f"{field}.clip_model")
         if self.config.strategy == "person":
             from datafactory.models import check_spacy_model
 
             check_model(self.config.text_model, what="sentence-embedding model", source=source,
-                        field=f"{where}.text_model")
-            check_spacy_model(self.config.ner_model, source=source, field=f"{where}.ner_model")
+                        field=f"{field}.text_model")
+            check_spacy_model(self.config.ner_model, source=source, field=f"{field}.ner_model")
 
     def setup(self) -> None:
         from pipelines.encoders import load_clip, load_sentence_encoder
