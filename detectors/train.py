@@ -58,7 +58,8 @@ def fit_detector(detector: str, model: str | None, options: dict[str, Any], text
                  val_texts: list[Any], val_labels: list[str], *, field: str, label: str, min_df: int, seed: int,
                  source: str = "train-detector") -> Any:
     """A trained detector of kind ``detector``; transformer and clip need ``model``, and the
-    transformer stops early on the validation rows."""
+    transformer stops early on the validation rows. ``options`` are the transformer's
+    (epochs, batch_size, ...); clip reads only its ``device``, tfidf none."""
     if detector != "tfidf" and not model:
         raise ConfigError(source, "--model", f"the {detector} detector needs a model",
                           "Give --model: a sequence-classifier (transformer) or CLIPModel (clip) folder or hub id")
@@ -151,10 +152,7 @@ def train_detector(
     if detector == "transformer":  # early stopping on a tenth of the training stories
         fit_pos, val_pos = grouped_split(pick(rows.groups, train_idx), 0.1, seed)
         train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
-    options = dict(transformer_options or {})
-    if detector != "transformer":
-        options = {k: v for k, v in options.items() if k == "device"}
-    trained = fit_detector(detector, model, options, pick(rows.texts, train_idx), pick(rows.labels, train_idx),
+    trained = fit_detector(detector, model, transformer_options or {}, pick(rows.texts, train_idx), pick(rows.labels, train_idx),
                            pick(rows.texts, val_idx), pick(rows.labels, val_idx), field=field, label=label,
                            min_df=min_df, seed=seed)
     held = _evaluate(trained, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None

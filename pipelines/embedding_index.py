@@ -57,8 +57,11 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def content_key(data: bytes | str) -> str:
-    """The cache key of an image's bytes or a text: its sha256 hex digest."""
-    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+    """The cache key of an image's bytes or a text: its sha256 hex digest, as
+    :func:`datafactory.images.image_key` gives for images."""
+    from datafactory.images import image_key
+
+    return image_key(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 class EmbeddingCache:

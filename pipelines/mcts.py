@@ -109,7 +109,6 @@ class MCTS:
     (see :mod:`pipelines.discriminators`)."""
 
     name: ClassVar[str] = "mcts"
-    needs_discriminator: ClassVar[bool] = True
 
     def __init__(self, discriminator: Any = None):
         self.discriminator = discriminator
@@ -253,8 +252,8 @@ class TreeSearch:
             lengths = [leaf.length for leaf in leaves]
         return {b: self._value(s, lp, n) for b, s, lp, n in zip(rows, scores, logprob_sums, lengths)}
 
-    def _expand(self, nodes: list[Node], logits: Any, seen: Any) -> Any:
-        """Give each node its top-k children; returns the processed next-token scores."""
+    def _expand(self, nodes: list[Node], logits: Any, seen: Any) -> None:
+        """Give each node its top-k children (priors after temperature and penalties)."""
         torch, params = self.torch, self.params
         raw = torch.log_softmax(logits, dim=-1)
         processed = self._process(logits, seen, [n.length for n in nodes])
@@ -264,7 +263,6 @@ class TreeSearch:
         for node, t, p, lp in zip(nodes, tokens.tolist(), priors.tolist(), logprobs.tolist()):
             keep = [i for i, prior in enumerate(p) if prior > 0.0]  # drop tokens masked to -inf
             node.candidates = ([t[i] for i in keep], [p[i] for i in keep], [lp[i] for i in keep])
-        return processed
 
     def _process(self, logits: Any, seen: Any, lengths: list[int]) -> Any:
         """Temperature, repetition penalty and the min-length stop ban, as in sampling."""

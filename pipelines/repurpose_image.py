@@ -233,9 +233,9 @@ class RepurposeImage(Stage):
                             lambda ks: self.clip.encode_images([open_image(data[k], source) for k in ks]))
 
     def _embed_texts(self, texts: list[str], encoder: Any) -> np.ndarray:
-        import hashlib
+        from pipelines.embedding_index import content_key
 
-        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        keys = [content_key(t) for t in texts]
         by_key = dict(zip(keys, texts))
         return self._cached(encoder.model_id + ":text", keys, keys, lambda ks: encoder.encode_texts([by_key[k] for k in ks]))
 

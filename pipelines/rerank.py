@@ -64,7 +64,6 @@ class Rerank(Sampling):
     """Sampling whose top-k is re-weighted by the discriminator at every step."""
 
     name: ClassVar[str] = "rerank"
-    needs_discriminator: ClassVar[bool] = True
 
     def __init__(self, discriminator: Any = None):
         self.discriminator = discriminator

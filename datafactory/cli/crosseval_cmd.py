@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from datafactory.cli.common import handle_errors
+from datafactory.cli.detector_cmd import DETECTOR_OPTION, DEVICE_OPTION, MODEL_OPTION
 from datafactory.cli.finetune_cmd import parse_columns
 
 
@@ -20,12 +21,10 @@ def crosseval_cli(
     more: Optional[List[Path]] = typer.Argument(None, metavar="[DATASETS]...", show_default=False,
                                                 help="More datasets (what follows --datasets A)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for crosseval.csv, .md, .json and .png."),
-    detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf, transformer (fine-tunes "
-                                 "--model) or clip (image-caption pairs of builds, frozen CLIP --model)."),
-    model: Optional[str] = typer.Option(None, "--model", help="transformer: a sequence-classifier folder or "
-                                        "cached hub id; clip: a CLIPModel folder or id."),
+    detector: str = DETECTOR_OPTION,
+    model: Optional[str] = MODEL_OPTION,
     epochs: int = typer.Option(2, "--epochs", min=1, help="transformer: most epochs (early stop on validation)."),
-    device: str = typer.Option("auto", "--device", help="transformer, clip: auto (GPU when present), cpu, cuda."),
+    device: str = DEVICE_OPTION,
     field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, "
                               "or a file's column (mapped through --columns)."),
     label: str = typer.Option("falsified", "--label", help="Label column; a build's falsified gives the "
@@ -53,8 +52,7 @@ def crosseval_cli(
     result = cross_evaluate([*(datasets or []), *(more or [])], output=output, detector=detector, field=field,
                             label=label, columns=parse_columns(columns, "crosseval"), seed=seed,
                             max_rows=max_rows, model=model,
-                            detector_options={"device": device} if detector == "clip" else
-                            {"epochs": epochs, "device": device} if detector == "transformer" else None)
+                            detector_options={"epochs": epochs, "device": device})
     for name, info in result["datasets"].items():
         typer.echo(f"{name}: {info['rows']} rows, split {info['train_rows']}/{info['val_rows']}/"
                    f"{info['test_rows']} train/val/test")

@@ -11,6 +11,14 @@ import typer
 from datafactory.cli.common import handle_errors
 from datafactory.cli.finetune_cmd import parse_columns
 
+# Options train-detector and crosseval share.
+DETECTOR_OPTION = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (TF-IDF word 1-2-grams + "
+                               "logistic regression), transformer (fine-tunes --model) or clip (image-caption "
+                               "pairs of builds, on frozen CLIP --model features).")
+MODEL_OPTION = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification folder or "
+                            "cached hub id to fine-tune; clip: a CLIPModel folder or id.")
+DEVICE_OPTION = typer.Option("auto", "--device", help="transformer, clip: auto (GPU when present), cpu, cuda[:N].")
+
 
 @handle_errors
 def train_detector_cli(
@@ -18,17 +26,14 @@ def train_detector_cli(
                                       "files with a text and a label column; several are concatenated."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the detector (model.skops, "
                                 "detector_card.json, held_out_groups.txt)."),
-    detector: str = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (TF-IDF word 1-2-grams + "
-                                 "logistic regression), transformer (fine-tunes --model) or clip (image-caption "
-                                 "pairs of a build, on frozen CLIP --model features)."),
-    model: Optional[str] = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification "
-                                        "folder or cached hub id to fine-tune; clip: a CLIPModel folder or id."),
+    detector: str = DETECTOR_OPTION,
+    model: Optional[str] = MODEL_OPTION,
     epochs: int = typer.Option(3, "--epochs", min=1, help="transformer: most epochs (early stopping on a "
                                "validation tenth of the training stories)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="transformer: texts per step."),
     lr: float = typer.Option(5e-5, "--lr", min=0, help="transformer: AdamW learning rate (linear schedule)."),
     max_length: int = typer.Option(256, "--max-length", min=8, help="transformer: tokens per text."),
-    device: str = typer.Option("auto", "--device", help="transformer: auto (GPU when present), cpu, cuda[:N]."),
+    device: str = DEVICE_OPTION,
     field: str = typer.Option("text", "--field", help="Text to classify: title, text or caption of a build, or "
                               "a file's column (mapped through --columns); title+text joins both."),
     label: str = typer.Option("falsified", "--label", help="Label column. A build's falsified gives the classes "
