@@ -148,7 +148,7 @@ class Intake:
         return kept
 
     def _reject(self, raw: RawRow, record_id: str | None, reason: str, preview: str | None) -> dict[str, Any]:
-        return {"source": self.source, "row": raw.index, "id": record_id, "stage": None,
+        return {"source": self.source, "row": raw.index, "id": record_id, "parent_id": record_id, "stage": None,
                 "kind": schema.INVALID, "reason": reason, "raw": preview}
 
 

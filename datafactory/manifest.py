@@ -1,7 +1,9 @@
 """manifest.json: what was built, from what, with which versions, and what came out.
 
 Written last; its presence marks a complete build. Totals are read back from the finished
-shards, so a resumed build reports the same numbers as an uninterrupted one.
+shards, so a resumed build reports the same numbers as an uninterrupted one. ``runs`` lists
+every run that added to the dataset (the first build, then each ``--incremental`` run):
+when, from which input fingerprint, what it added.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import importlib.metadata
 import platform
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,7 +20,7 @@ import pyarrow.parquet as pq
 
 from datafactory import __version__, readers, schema
 from datafactory.config import PipelineConfig
-from datafactory.output import DATA_DIR, OutputDir, sha256_file
+from datafactory.output import DATA_DIR, sha256_file
 from datafactory.stage import Stage
 
 FORMAT = "datafactory-manifest/1"
@@ -28,16 +31,18 @@ def build_manifest(
     *,
     config: PipelineConfig,
     stages: list[Stage],
-    out: OutputDir,
+    stage_info: list[dict[str, Any]],
+    shards: list[dict[str, Any]],
+    totals: dict[str, Any],
     rejects: pa.Table,
     limit: int | None,
     build_fingerprint: str,
     input_fingerprint: str,
-    started_at: float,
-    resumed: bool,
+    runs: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    shards, totals = _shards_and_totals(out)
-    finished = time.time()
+    """The manifest after the latest of ``runs``: shards and totals cover every run so far;
+    build and input fingerprints, stage models and run statistics are the latest run's."""
+    last = runs[-1]
     return {
         "format": FORMAT,
         "status": "complete",
@@ -56,32 +61,56 @@ def build_manifest(
         },
         "schema_version": schema.SCHEMA_VERSION,
         "versions": _versions(),
-        "stages": [_stage_entry(s, resumed) for s in stages],
+        "stages": [_stage_entry(stage, info, last["resumed"]) for stage, info in zip(stages, stage_info)],
         "shards": shards,
         "totals": totals,
         "rejects": _reject_summary(rejects),
-        "started_at": _iso(started_at),
-        "finished_at": _iso(finished),
-        "duration_s": round(finished - started_at, 3),
-        "resumed": resumed,
+        "started_at": runs[0]["started_at"],
+        "finished_at": last["finished_at"],
+        "duration_s": round(sum(run["duration_s"] for run in runs), 3),
+        "resumed": last["resumed"],
+        "runs": runs,
     }
 
 
-def _stage_entry(stage: Stage, resumed: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": stage.name, "version": stage.version, "models": stage.models()}
-    stats = stage.run_stats()
-    if stats is not None:
+def run_record(*, number: int, mode: str, resumed: bool, executor: str, started_at: float, input_fingerprint: str,
+               input_rows: int | None, new_input_rows: int, shards: list[dict[str, Any]],
+               rejects: pa.Table) -> dict[str, Any]:
+    """One run as the manifest lists it: when, from which input, what it added."""
+    finished = time.time()
+    kinds = Counter(rejects.column("kind").to_pylist())
+    return {
+        "run": number,
+        "mode": mode,
+        "resumed": resumed,
+        "executor": executor,
+        "started_at": _iso(started_at),
+        "finished_at": _iso(finished),
+        "duration_s": round(finished - started_at, 3),
+        "input_sha256": input_fingerprint,
+        "input_rows": input_rows,
+        "new_input_rows": new_input_rows,
+        "rows_added": sum(s["rows"] for s in shards),
+        "shards_added": [s["file"] for s in shards],
+        "rejects_added": {kind: kinds.get(kind, 0) for kind in (schema.INVALID, schema.ERROR, schema.SKIPPED)},
+    }
+
+
+def _stage_entry(stage: Stage, info: dict[str, Any], resumed: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": stage.name, "version": stage.version, "models": info["models"]}
+    if info.get("run_stats") is not None:
         # After a resume, the figures cover only the shards this process wrote.
-        entry["run_stats"] = {**stats, "resumed": resumed}
+        entry["run_stats"] = {**info["run_stats"], "resumed": resumed}
     return entry
 
 
-def _shards_and_totals(out: OutputDir) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def shard_entries(paths: list[Path]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Manifest entries of these shard files (named as they will sit in data/) and their totals."""
     shards = []
     by_label: Counter[str] = Counter()
     by_manipulation: Counter[str] = Counter()
     by_source_label: Counter[str] = Counter()
-    for path in out.shard_files():
+    for path in paths:
         table = pq.read_table(path, columns=["falsified", "manipulations", "source_label"])
         shards.append({"file": f"{DATA_DIR}/{path.name}", "rows": table.num_rows, "bytes": path.stat().st_size,
                        "sha256": sha256_file(path)})
@@ -97,6 +126,14 @@ def _shards_and_totals(out: OutputDir) -> tuple[list[dict[str, Any]], dict[str, 
         "by_source_label": dict(sorted(by_source_label.items())),
     }
     return shards, totals
+
+
+def add_totals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Totals of a dataset grown by a run: earlier shards are never read again."""
+    merged: dict[str, Any] = {"rows": old["rows"] + new["rows"]}
+    for key in ("by_label", "by_manipulation", "by_source_label"):
+        merged[key] = dict(sorted((Counter(old.get(key, {})) + Counter(new.get(key, {}))).items()))
+    return merged
 
 
 def _reject_summary(rejects: pa.Table) -> dict[str, Any]:

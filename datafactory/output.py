@@ -6,10 +6,16 @@ Layout::
     OUT/rejects.parquet          rows that produced nothing, or that a stage skipped (REJECT_SCHEMA)
     OUT/manifest.json            written last: its presence means the build is complete
     OUT/README.md                the dataset card
-    OUT/.datafactory/            build state: lock, state.json, rejects of finished shards
+    OUT/.datafactory/            build state: lock, state.json, rejects of finished shards,
+                                 staging/ (shards of an incremental run not yet committed)
 
 Every file appears under its final name only when complete (written under a hidden
 temporary name, then renamed), so a crash never leaves a half-written shard to be read.
+An incremental run writes its shards to staging/ and commits them with :meth:`OutputDir.commit`:
+the plan is written first (state.json, ``phase: commit``), then shards move into data/,
+rejects.parquet and the card are replaced and the manifest is written; a commit cut short
+is finished by the next build, so readers never see a run's shards without its manifest
+for longer than that.
 Hidden names also keep pyarrow and datasets from picking up work files. The records sit in
 their own folder so that ``pandas.read_parquet("OUT/data")`` reads records and nothing else.
 """
@@ -73,6 +79,7 @@ class OutputDir:
         self.root = Path(root)
         self.state_dir = self.root / STATE_DIR
         self.data_dir = self.root / DATA_DIR
+        self.staging_dir = self.state_dir / "staging"
 
     # -- what is there ---------------------------------------------------------------------
 
@@ -89,11 +96,15 @@ class OutputDir:
     def shard_files(self) -> list[Path]:
         return sorted(p for p in self.data_dir.glob("part-*.parquet") if _SHARD.match(p.name))
 
-    def finished_shards(self) -> int:
-        """Number of consecutive finished shards from part-00000 on."""
-        present = {int(_SHARD.match(p.name).group(1)) for p in self.shard_files()}
+    def staged_files(self) -> list[Path]:
+        return sorted(p for p in self.staging_dir.glob("part-*.parquet") if _SHARD.match(p.name))
+
+    def finished_shards(self, first: int = 0, staged: bool = False) -> int:
+        """Number of consecutive finished shards from ``first`` on, in data/ or in staging/."""
+        files = self.staged_files() if staged else self.shard_files()
+        present = {int(_SHARD.match(p.name).group(1)) for p in files}
         count = 0
-        while count in present:
+        while first + count in present:
             count += 1
         return count
 
@@ -123,33 +134,84 @@ class OutputDir:
                 if path.name != "lock":
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
 
-    def drop_unfinished(self, finished: int) -> None:
-        """Remove temporary files and any shard past the finished prefix (from a crash)."""
-        for path in [*self.root.glob(".*.tmp"), *self.data_dir.glob(".*.tmp"), *self.state_dir.glob(".*.tmp")]:
+    def drop_unfinished(self, finished: int, *, staged: bool = False) -> None:
+        """Remove temporary files and any shard past the finished prefix (from a crash).
+        ``finished`` is a shard index: shards from it on are dropped (in staging/ when
+        ``staged``, where an incremental run keeps its shards)."""
+        for path in [*self.root.glob(".*.tmp"), *self.data_dir.glob(".*.tmp"), *self.state_dir.glob(".*.tmp"),
+                     *self.staging_dir.glob(".*.tmp")]:
             path.unlink()
-        for path in self.shard_files():
+        for path in self.staged_files() if staged else self.shard_files():
             if int(_SHARD.match(path.name).group(1)) >= finished:
                 path.unlink()
         for path in self.state_dir.glob("rejects-*.parquet"):
             if int(path.stem.split("-")[1]) >= finished:
                 path.unlink()
 
-    def write_shard(self, index: int, records: pa.Table, rejects: pa.Table) -> Path:
-        """Commit one shard: its rejects first, then the records; the records file is the
-        commit point, so a shard counts as finished only when both are on disk."""
+    def discard_staging(self) -> None:
+        """Forget an incremental run that never committed: its shards and rejects."""
+        if self.staging_dir.exists():
+            shutil.rmtree(self.staging_dir)
+        for path in self.state_dir.glob("rejects-*.parquet"):
+            path.unlink()
+
+    def write_shard(self, index: int, records: pa.Table, rejects: pa.Table, *, staged: bool = False) -> Path:
+        """Write one shard: its rejects first, then the records; the records file is the
+        commit point, so a shard counts as finished only when both are on disk. ``staged``
+        shards go to staging/ until :meth:`commit` moves them into data/."""
         schema.check_table(records, schema.RECORD_SCHEMA, f"shard {index}")
         write_parquet_atomic(rejects, self.state_dir / f"rejects-{index:05d}.parquet")
-        self.data_dir.mkdir(exist_ok=True)
-        path = self.data_dir / shard_name(index)
+        folder = self.staging_dir if staged else self.data_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / shard_name(index)
         write_parquet_atomic(records, path)
         return path
 
+    def new_rejects(self) -> pa.Table:
+        """The rejects of the shards written since the last commit."""
+        tables = [pq.read_table(p) for p in sorted(self.state_dir.glob("rejects-*.parquet"))]
+        return pa.concat_tables(tables).cast(schema.REJECT_SCHEMA) if tables else schema.REJECT_SCHEMA.empty_table()
+
+    def old_rejects(self) -> pa.Table:
+        """rejects.parquet as the last commit left it."""
+        path = self.root / REJECTS
+        return pq.read_table(path).cast(schema.REJECT_SCHEMA) if path.exists() else schema.REJECT_SCHEMA.empty_table()
+
     def merge_rejects(self) -> pa.Table:
-        pieces = sorted(self.state_dir.glob("rejects-*.parquet"))
-        tables = [pq.read_table(p) for p in pieces]
-        merged = pa.concat_tables(tables) if tables else schema.REJECT_SCHEMA.empty_table()
-        write_parquet_atomic(merged.cast(schema.REJECT_SCHEMA), self.root / REJECTS)
+        merged = self.new_rejects()
+        write_parquet_atomic(merged, self.root / REJECTS)
         return merged
+
+    def commit(self, manifest: dict[str, Any], card: str, rejects: pa.Table) -> None:
+        """Make an incremental run part of the dataset: staged shards move into data/,
+        ``rejects`` (all of them, old and new) replaces rejects.parquet, then the card and the
+        manifest. The plan is saved first, so :meth:`recover` can finish a commit cut short."""
+        write_parquet_atomic(rejects.cast(schema.REJECT_SCHEMA), self.state_dir / "rejects-merged.parquet")
+        state = {**(self.state() or {}), "phase": "commit", "manifest": manifest, "card": card,
+                 "moves": [p.name for p in self.staged_files()]}
+        write_text_atomic(json.dumps(state, indent=2, ensure_ascii=False), self.state_dir / "state.json")
+        self._finish_commit(state)
+
+    def recover(self) -> bool:
+        """Finish a commit that was cut short (crash between moving shards and writing the
+        manifest). Returns True when there was one."""
+        state = self.state()
+        if not state or state.get("phase") != "commit":
+            return False
+        self._finish_commit(state)
+        return True
+
+    def _finish_commit(self, state: dict[str, Any]) -> None:
+        self.data_dir.mkdir(exist_ok=True)
+        for name in state["moves"]:
+            staged = self.staging_dir / name
+            if staged.exists():  # already moved when a previous attempt got this far
+                os.replace(staged, self.data_dir / name)
+        merged = self.state_dir / "rejects-merged.parquet"
+        if merged.exists():
+            os.replace(merged, self.root / REJECTS)
+        self.finish(state["manifest"], state["card"])
+        self.discard_staging()
 
     def finish(self, manifest: dict[str, Any], card: str) -> None:
         write_text_atomic(card, self.root / CARD)

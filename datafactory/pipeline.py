@@ -1,11 +1,12 @@
 """Assemble a config's stages and push batches of real records through them.
 
-Executor-agnostic: :func:`run_stages` takes and returns Arrow tables, so the local runner
-calls it per batch and a distributed executor can call it per block.
+Executor-agnostic: :func:`apply_stage` and :func:`run_stages` take and return Arrow tables,
+so the local executor calls them per batch and the Ray executor per block, in its actors.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from datafactory import registry, schema
 from datafactory.config import PipelineConfig
 from datafactory.errors import StageError
 from datafactory.stage import Stage
+
+log = logging.getLogger(__name__)
 
 
 def assemble(config: PipelineConfig) -> list[Stage]:
@@ -35,25 +38,60 @@ def assemble(config: PipelineConfig) -> list[Stage]:
 class StageResult:
     records: pa.Table
     """Records that went through every stage (RECORD_SCHEMA)."""
-    skipped: list[dict[str, Any]]
-    """``{"id", "parent_id", "stage", "reason"}`` for each record a stage could not manipulate."""
+    rejects: list[dict[str, Any]]
+    """``{"id", "parent_id", "stage", "kind", "reason"}`` for each record a stage skipped
+    (kind ``skipped``) or raised on (kind ``error``)."""
 
 
 def run_stages(stages: list[Stage], batch: pa.Table) -> StageResult:
     """Apply the stages in order to a RECORD_SCHEMA batch of real records."""
-    skipped: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
     current = batch
     for stage in stages:
         if current.num_rows == 0:
             break
-        output = stage(current)
+        current, rejected = apply_stage(stage, current)
+        rejects.extend(rejected)
+    return StageResult(current.cast(schema.RECORD_SCHEMA), rejects)
+
+
+def apply_stage(stage: Stage, batch: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """One stage on a RECORD_SCHEMA batch: the records it made, and a reject per row it skipped
+    or failed on. A stage that raises on the batch is retried row by row, so one bad row
+    cannot stop the build; a broken contract (StageError) still stops it."""
+    try:
+        return _split(stage, stage(batch))
+    except StageError:
+        raise
+    except Exception:
+        log.warning("stage %r failed on a batch of %d rows; retrying them one by one",
+                    stage.name, batch.num_rows, exc_info=True)
+    outputs, rejects = [], []
+    for index in range(batch.num_rows):
+        row = batch.slice(index, 1)
         try:
-            schema.check_table(output, schema.STAGE_OUTPUT_SCHEMA, f"output of stage {stage.name!r}")
-        except ValueError as exc:
-            raise StageError(str(exc)) from None
-        rejected = pc.is_valid(output.column(schema.REJECT_REASON))
-        for row in output.filter(rejected).select(["id", "parent_id", schema.REJECT_REASON]).to_pylist():
-            skipped.append({"id": row["id"], "parent_id": row["parent_id"], "stage": stage.name,
-                            "reason": row[schema.REJECT_REASON]})
-        current = output.filter(pc.invert(rejected)).drop_columns([schema.REJECT_REASON])
-    return StageResult(current.cast(schema.RECORD_SCHEMA), skipped)
+            records, skipped = _split(stage, stage(row))
+        except StageError:
+            raise
+        except Exception as exc:
+            record_id, parent_id = row.column("id")[0].as_py(), row.column("parent_id")[0].as_py()
+            rejects.append({"id": record_id, "parent_id": parent_id, "stage": stage.name,
+                            "kind": schema.ERROR, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        outputs.append(records)
+        rejects.extend(skipped)
+    records = pa.concat_tables(outputs) if outputs else schema.RECORD_SCHEMA.empty_table()
+    return records, rejects
+
+
+def _split(stage: Stage, output: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+    try:
+        schema.check_table(output, schema.STAGE_OUTPUT_SCHEMA, f"output of stage {stage.name!r}")
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    rejected = pc.is_valid(output.column(schema.REJECT_REASON))
+    skipped = [{"id": row["id"], "parent_id": row["parent_id"], "stage": stage.name, "kind": schema.SKIPPED,
+                "reason": row[schema.REJECT_REASON]}
+               for row in output.filter(rejected).select(["id", "parent_id", schema.REJECT_REASON]).to_pylist()]
+    records = output.filter(pc.invert(rejected)).drop_columns([schema.REJECT_REASON])
+    return records.cast(schema.RECORD_SCHEMA), skipped

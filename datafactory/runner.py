@@ -1,4 +1,6 @@
-"""Run a pipeline locally: read, check rows, apply stages, write shards, finish with a manifest.
+"""Run a build: read, check rows, apply stages (through an executor), write shards, finish
+with a manifest. A full build writes every input row; an incremental run adds the rows the
+dataset has not seen, staged and committed at once, and is recorded in ``manifest.runs``.
 
 Determinism: shard *k* holds exactly the output of input rows ``[k*shard_size, (k+1)*shard_size)``
 and every random choice is seeded by the build seed and the row id, so the same config and
@@ -18,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -31,12 +33,14 @@ from datafactory.errors import (
     StageError,
     UnfinishedBuildError,
 )
+from datafactory.card import render_card
+from datafactory.executor import LocalExecutor, ShardWork, assemble_shard, chunks
+from datafactory.incremental import check_incremental, input_key, known_inputs
 from datafactory.intake import Intake
 from datafactory.lock import BuildLock
-from datafactory.manifest import build_manifest
-from datafactory.card import render_card
+from datafactory.manifest import add_totals, build_manifest, run_record, shard_entries
 from datafactory.output import OutputDir
-from datafactory.pipeline import assemble, run_stages
+from datafactory.pipeline import assemble
 from datafactory.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -46,13 +50,22 @@ log = logging.getLogger(__name__)
 class BuildResult:
     output: Path
     status: str
-    """``built``, ``resumed``, ``unchanged`` (already complete) or ``dry-run``."""
+    """``built``, ``resumed``, ``appended`` (an incremental run added rows), ``unchanged``
+    (nothing new to do) or ``dry-run``."""
     rows: int = 0
     rejects: int = 0
     skipped: int = 0
     shards: int = 0
     manifest: dict[str, Any] | None = None
     plan: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] | None = None
+    """This run's record as the manifest lists it (None when nothing was written)."""
+
+    @property
+    def partial(self) -> bool:
+        """True when this run wrote its dataset but refused or failed on some input rows."""
+        added = (self.run or {}).get("rejects_added", {})
+        return added.get(schema.INVALID, 0) + added.get(schema.ERROR, 0) > 0
 
 
 def build(
@@ -63,11 +76,22 @@ def build(
     overwrite: bool = False,
     dry_run: bool = False,
     progress: bool | None = None,
+    incremental: bool = False,
+    executor: Any = None,
 ) -> BuildResult:
-    """Build ``config`` into ``config.output``. ``progress=None`` shows a bar on a terminal only."""
+    """Build ``config`` into ``config.output``. ``progress=None`` shows a bar on a terminal only.
+
+    ``incremental``: add only the input items the dataset has not seen, as new shards, and
+    record the run in the manifest; earlier shards are never rewritten and a run that fails
+    leaves the dataset as it was. ``executor``: a :class:`~datafactory.executor.LocalExecutor`
+    (the default) or :class:`~datafactory.ray_executor.RayExecutor`.
+    """
     if resume and overwrite:
         raise OutputError("--resume and --overwrite exclude each other; pick one")
     stages = assemble(config)
+    if incremental:
+        check_incremental(config, stages)
+    executor = executor or LocalExecutor()
     out = OutputDir(config.output)
     input_fp = _inputs_fingerprint(config, stages)
     build_fp = _build_fingerprint(config, input_fp, limit)
@@ -77,58 +101,213 @@ def build(
         raise OutputError(f"{config.output} is not empty and holds no datafactory build "
                           f"({', '.join(out.foreign_files()[:3])}, ...); choose an empty or new folder")
     if dry_run:
-        return _plan(config, stages, out, limit, build_fp)
+        return _plan(config, stages, out, limit, build_fp, incremental)
 
     config.output.mkdir(parents=True, exist_ok=True)
     with BuildLock(out.state_dir):
+        if out.recover():
+            log.warning("finished committing the incremental run that was interrupted in %s", config.output)
         current = {"config_fingerprint": config.fingerprint(), "input_fingerprint": input_fp}
-        mode = _decide(out, build_fp, current, resume=resume, overwrite=overwrite)
+        mode = _decide(out, build_fp, current, resume=resume, overwrite=overwrite, incremental=incremental)
         if mode == "unchanged":
+            out.discard_staging()
             out.cleanup_state()
-            manifest = out.manifest()
             log.info("%s is already built from this config and input; nothing to do "
                      "(pass --overwrite to rebuild)", config.output)
-            return _result(config.output, "unchanged", manifest)
-        # Models load before the output is touched: one that fails leaves no unfinished build.
-        for stage in stages:
-            _setup(stage)
-        started = time.time()
-        if mode == "fresh":
-            out.clear()
-            out.start({"build_fingerprint": build_fp, "config_fingerprint": config.fingerprint(),
-                       "input_fingerprint": input_fp, "limit": limit, "started_at": started})
-        state = out.state()
-        finished = out.finished_shards() if mode == "resume" else 0
-        out.drop_unfinished(finished)
-        if mode == "resume":
-            log.info("resuming %s: %d shard(s) already finished", config.output, finished)
+            return _result(config.output, "unchanged", out.manifest())
+        job = _Job(config, stages, out, executor, limit, input_fp, build_fp, progress)
+        if mode == "append":
+            return job.append()
+        return job.full(resume=mode == "resume")
 
+
+@dataclass
+class _Job:
+    """One run of a build, once it is decided what it must do."""
+
+    config: PipelineConfig
+    stages: list[Stage]
+    out: OutputDir
+    executor: Any
+    limit: int | None
+    input_fp: str
+    build_fp: str
+    progress: bool | None
+
+    def full(self, *, resume: bool) -> BuildResult:
+        """Build every input row into data/, shard by shard (resuming after the finished ones)."""
+        config, out = self.config, self.out
+        self._setup()
+        started = time.time()
+        if not resume:
+            out.clear()
+            out.start({"build_fingerprint": self.build_fp, "config_fingerprint": config.fingerprint(),
+                       "input_fingerprint": self.input_fp, "limit": self.limit, "started_at": started})
+        state = out.state()
+        finished = out.finished_shards() if resume else 0
+        out.drop_unfinished(finished)
+        if resume:
+            log.info("resuming %s: %d shard(s) already finished", config.output, finished)
         # Counting a JSONL input is a full scan: once, for both progress bars.
         total = readers.count_rows(config.input)
-        _fit(config, stages, total, progress)
-        _write_shards(config, stages, out, limit, finished, total, progress)
+        _fit(config, self.stages, total, self.progress)
+        rows = total if self.limit is None or total is None else min(total, self.limit)
+        works = self._works(lambda index: True, first_shard=0, skip=finished)
+        self._write(works, rows, staged=False, done=finished * config.shard_size)
 
         rejects = out.merge_rejects()
-        manifest = build_manifest(
-            config=config, stages=stages, out=out, rejects=rejects, limit=limit,
-            build_fingerprint=build_fp, input_fingerprint=input_fp,
-            started_at=state["started_at"], resumed=mode == "resume",
-        )
+        shards, totals = shard_entries(out.shard_files())
+        run = run_record(number=1, mode="build", resumed=resume, executor=self.executor.name,
+                         started_at=state["started_at"], input_fingerprint=self.input_fp, input_rows=rows,
+                         new_input_rows=rows or 0, shards=shards, rejects=rejects)
+        manifest = self._manifest(shards, totals, rejects, [run])
         out.finish(manifest, render_card(manifest, out))
-        log.info("built %s in %.1fs", config.output, time.time() - started)
-        return _result(config.output, "resumed" if mode == "resume" else "built", manifest)
+        log.info("built %s in %.1fs", config.output, time.time() - state["started_at"])
+        return _result(config.output, "resumed" if resume else "built", manifest, run)
+
+    def append(self) -> BuildResult:
+        """Build the input items the dataset has not seen into new shards, staged, then commit."""
+        config, out = self.config, self.out
+        previous = out.manifest()
+        runs = previous.get("runs") or [_first_run(previous)]
+        known = known_inputs(out, previous)
+        first_shard = max((int(Path(s["file"]).stem.split("-")[1]) for s in previous["shards"]), default=-1) + 1
+        state = out.state()
+        if state and state.get("mode") == "append" and state.get("build_fingerprint") == self.build_fp:
+            finished = out.finished_shards(state["first_shard"], staged=True)
+            log.info("continuing run %d of %s: %d shard(s) already staged", state["run"], config.output, finished)
+        else:
+            if state:
+                log.info("discarding the unfinished run %s of %s: the input or config changed since",
+                         state.get("run"), config.output)
+            out.discard_staging()
+            finished = 0
+            out.start({"mode": "append", "run": runs[-1]["run"] + 1, "first_shard": first_shard,
+                       "build_fingerprint": self.build_fp, "config_fingerprint": config.fingerprint(),
+                       "input_fingerprint": self.input_fp, "limit": self.limit, "started_at": time.time()})
+            state = out.state()
+        out.drop_unfinished(state["first_shard"] + finished, staged=True)
+
+        fresh, seen = self._new_rows(known)
+        if not fresh:
+            out.discard_staging()
+            out.cleanup_state()
+            log.info("no new input rows for %s (%d row(s) read, all already in the dataset); nothing to do",
+                     config.output, seen)
+            return _result(config.output, "unchanged", previous)
+        log.info("run %d: %d new input row(s) of %d", state["run"], len(fresh), seen)
+        self._setup()
+        _fit(config, self.stages, seen, self.progress)
+        works = self._works(fresh.__contains__, first_shard=state["first_shard"], skip=finished)
+        self._write(works, len(fresh), staged=True, done=finished * config.shard_size)
+
+        new_rejects = out.new_rejects()
+        rejects = pa.concat_tables([out.old_rejects(), new_rejects])
+        shards, totals = shard_entries(out.staged_files())
+        run = run_record(number=state["run"], mode="incremental", resumed=finished > 0, executor=self.executor.name,
+                         started_at=state["started_at"], input_fingerprint=self.input_fp, input_rows=seen,
+                         new_input_rows=len(fresh), shards=shards, rejects=new_rejects)
+        manifest = self._manifest(previous["shards"] + shards, add_totals(previous["totals"], totals), rejects,
+                                  runs + [run])
+        _warn_changed_models(previous, manifest)
+        out.commit(manifest, render_card(manifest, out), rejects)
+        log.info("run %d added %d row(s) to %s in %.1fs", run["run"], run["rows_added"], config.output,
+                 time.time() - state["started_at"])
+        return _result(config.output, "appended", manifest, run)
+
+    # -- the parts ---------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        # Models load before the output is touched: one that fails leaves no unfinished build.
+        for stage in self.stages:
+            if self.executor.sets_up_on_driver(stage):
+                _setup(stage)
+
+    def _new_rows(self, known: set[str]) -> tuple[set[int], int]:
+        """Input row indices whose item the dataset has not seen, and how many rows were read."""
+        intake = Intake(self.config.input, self.config.limits, self.config.dataset_name, str(self.config.input.path))
+        fresh, seen = set(), 0
+        for raw in self._rows():
+            seen += 1
+            if input_key(*intake(raw)) not in known:
+                fresh.add(raw.index)
+        return fresh, seen
+
+    def _rows(self) -> Iterator[Any]:
+        rows = readers.iter_rows(self.config.input)
+        return itertools.islice(rows, self.limit) if self.limit is not None else rows
+
+    def _works(self, wanted: Any, *, first_shard: int, skip: int) -> Iterator[ShardWork]:
+        """The input cut into shards of ``shard_size`` wanted rows, numbered from ``first_shard``;
+        the first ``skip`` (already written) are passed over."""
+        config = self.config
+        intake = Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
+        # Every row passes the intake, so that duplicate ids are caught the same way in every run.
+        checked = ((raw.index, *intake(raw)) for raw in self._rows())
+        kept = (row for row in checked if wanted(row[0]))
+        for number, chunk in enumerate(chunks(kept, config.shard_size)):
+            if number >= skip:
+                yield ShardWork(first_shard + number, chunk)
+
+    def _write(self, works: Iterator[ShardWork], total: int | None, *, staged: bool, done: int) -> None:
+        config, source = self.config, str(self.config.input.path)
+        initial = done if total is None else min(done, total)
+        with tqdm(total=total, initial=initial, unit="row", desc="build", disable=_no_bar(self.progress),
+                  file=sys.stderr) as bar:
+            for work, results in self.executor.run(self.stages, works, config.batch_size):
+                records, rejects = assemble_shard(work, results, emit_real=config.emit_real, source=source)
+                self.out.write_shard(work.index, records, rejects, staged=staged)
+                bar.update(len(work.rows))
+
+    def _manifest(self, shards: list[dict[str, Any]], totals: dict[str, Any], rejects: pa.Table,
+                  runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return build_manifest(config=self.config, stages=self.stages, stage_info=self.executor.stage_info(self.stages),
+                              shards=shards, totals=totals, rejects=rejects, limit=self.limit,
+                              build_fingerprint=self.build_fp, input_fingerprint=self.input_fp, runs=runs)
 
 
-def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: bool, overwrite: bool) -> str:
+def _first_run(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A run record for a dataset built before runs were recorded."""
+    return {"run": 1, "mode": "build", "resumed": manifest.get("resumed", False), "executor": "local",
+            "started_at": manifest["started_at"], "finished_at": manifest["finished_at"],
+            "duration_s": manifest["duration_s"], "input_sha256": manifest["input"]["sha256"],
+            "input_rows": None, "new_input_rows": None, "rows_added": manifest["totals"]["rows"],
+            "shards_added": [s["file"] for s in manifest["shards"]], "rejects_added": manifest["rejects"]["by_kind"]}
+
+
+def _warn_changed_models(previous: dict[str, Any], manifest: dict[str, Any]) -> None:
+    for before, now in zip(previous["stages"], manifest["stages"]):
+        if before["models"] != now["models"]:
+            log.warning("the models of stage %s differ from the previous run's: the dataset now mixes rows "
+                        "made by both (rebuild with --overwrite for one model)", now["name"])
+            manifest["runs"][-1].setdefault("warnings", []).append(f"models of stage {now['name']} changed")
+
+
+def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: bool, overwrite: bool,
+            incremental: bool) -> str:
+    """``fresh``, ``resume``, ``append`` (an incremental run on a built dataset) or ``unchanged``."""
     manifest, state = out.manifest(), out.state()
     if overwrite:
         return "fresh"
     if manifest is not None:
         if manifest.get("build_fingerprint") == build_fp:
             return "unchanged"
+        same_config = manifest.get("config_fingerprint") == current["config_fingerprint"] \
+            and manifest.get("schema_version") == schema.SCHEMA_VERSION
+        if incremental and same_config:
+            return "append"
+        if incremental:
+            raise OutputError(f"{out.root} was built from another config (or datafactory schema); an incremental "
+                              "run would mix the two: pass --overwrite to rebuild it, or choose another --output")
+        if same_config:
+            raise OutputError(f"{out.root} holds a finished build of another input or --limit: pass --incremental "
+                              "to add the input's new rows to it, --overwrite to rebuild it, or choose another --output")
         raise OutputError(f"{out.root} holds a finished build of another config, input or --limit; "
                           "pass --overwrite to replace it or choose another --output")
     if state is not None:
+        if incremental:
+            # A scheduled job continues its own crashed first run, and starts over after a change.
+            return "resume" if state.get("build_fingerprint") == build_fp else "fresh"
         if not resume:
             raise UnfinishedBuildError(
                 f"{out.root} holds an unfinished build ({out.finished_shards()} shard(s) done); "
@@ -182,91 +361,23 @@ def _fit(config: PipelineConfig, stages: list[Stage], input_rows: int | None, pr
 
 def _real_batches(input_cfg: InputConfig, limits: LimitsConfig, size: int, bar: tqdm) -> Iterator[pa.Table]:
     intake = Intake(input_cfg, limits, input_cfg.name or input_cfg.path.stem, str(input_cfg.path))
-    for chunk in _chunks(readers.iter_rows(input_cfg), size):
+    for chunk in chunks(readers.iter_rows(input_cfg), size):
         records = [record for record, _ in map(intake, chunk) if record is not None]
         bar.update(len(chunk))
         yield schema.to_table(records)
 
 
-def _write_shards(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: int | None,
-                  finished: int, total: int | None, progress: bool | None) -> None:
-    intake = Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
-    rows = readers.iter_rows(config.input)
-    if limit is not None:
-        rows = itertools.islice(rows, limit)
-        total = limit if total is None else min(total, limit)
-    with tqdm(total=total, unit="row", desc="build", disable=_no_bar(progress), file=sys.stderr) as bar:
-        for index, chunk in enumerate(_chunks(rows, config.shard_size)):
-            # Earlier shards still pass the intake so that duplicate ids are caught the same way.
-            checked = [(raw.index, *intake(raw)) for raw in chunk]
-            if index >= finished:
-                records, rejects = _shard(config, stages, checked, str(config.input.path))
-                out.write_shard(index, records, rejects)
-            bar.update(len(chunk))
-
-
-def _shard(config: PipelineConfig, stages: list[Stage], checked: list, source: str) -> tuple[pa.Table, pa.Table]:
-    reals = [record for _, record, _ in checked if record is not None]
-    rejects = [reject for _, _, reject in checked if reject is not None]
-    row_of = {record["id"]: row for row, record, _ in checked if record is not None}
-    children: list[pa.Table] = []
-    for batch in _chunks(reals, config.batch_size):
-        for result in _run_guarded(stages, batch):
-            if isinstance(result, dict):
-                rejects.append({**result, "source": source, "row": row_of[result.pop("parent_id")]})
-            else:
-                children.append(result)
-    parts = ([schema.to_table(reals)] if config.emit_real else []) + children
-    records = pa.concat_tables(parts) if parts else schema.RECORD_SCHEMA.empty_table()
-    # Order: each input row's real record, then its children in stage order.
-    rows = pa.array([row_of[pid] for pid in records.column("parent_id").to_pylist()], pa.int64())
-    keyed = records.append_column("_row", rows).append_column("_seq", pa.array(range(records.num_rows), pa.int64()))
-    records = keyed.sort_by([("_row", "ascending"), ("_seq", "ascending")]).drop_columns(["_row", "_seq"])
-    rejects.sort(key=lambda r: r["row"])
-    return records, schema.to_table(rejects, schema.REJECT_SCHEMA)
-
-
-def _run_guarded(stages: list[Stage], batch: list[dict[str, Any]]) -> Iterable[pa.Table | dict[str, Any]]:
-    """Yield the batch's output table and a reject dict per skipped row. A stage that raises
-    on the batch is retried row by row, so one bad row cannot stop the build."""
-    try:
-        results = [(batch, run_stages(stages, schema.to_table(batch)))]
-    except StageError:
-        raise
-    except Exception:
-        log.warning("a stage failed on a batch of %d rows; retrying them one by one", len(batch), exc_info=True)
-        results = []
-        for record in batch:
-            try:
-                results.append(([record], run_stages(stages, schema.to_table([record]))))
-            except StageError:
-                raise
-            except Exception as exc:
-                yield {"id": record["id"], "parent_id": record["parent_id"], "stage": _failing_stage(exc),
-                       "kind": schema.ERROR, "reason": f"{type(exc).__name__}: {exc}", "raw": None}
-    for _, result in results:
-        yield result.records
-        for skip in result.skipped:
-            yield {"id": skip["id"], "parent_id": skip["parent_id"], "stage": skip["stage"],
-                   "kind": schema.SKIPPED, "reason": skip["reason"], "raw": None}
-
-
-def _failing_stage(exc: Exception) -> str | None:
-    tb = exc.__traceback__
-    name = None
-    while tb is not None:
-        owner = tb.tb_frame.f_locals.get("self")
-        if isinstance(owner, Stage):
-            name = owner.name
-        tb = tb.tb_next
-    return name
-
-
-def _plan(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: int | None, build_fp: str) -> BuildResult:
+def _plan(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: int | None, build_fp: str,
+          incremental: bool) -> BuildResult:
     manifest = out.manifest() if config.output.exists() else None
     state = out.state() if config.output.exists() else None
     if manifest is not None:
-        would = "nothing (already built)" if manifest.get("build_fingerprint") == build_fp else "refuse without --overwrite"
+        if manifest.get("build_fingerprint") == build_fp:
+            would = "nothing (already built)"
+        elif incremental and manifest.get("config_fingerprint") == config.fingerprint():
+            would = f"add the input's new rows as run {len(manifest.get('runs') or [None]) + 1}"
+        else:
+            would = "refuse without --overwrite"
     elif state is not None:
         would = f"resume after {out.finished_shards()} finished shard(s) with --resume"
     else:
@@ -284,7 +395,7 @@ def _plan(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: in
     return BuildResult(config.output, "dry-run", plan=plan)
 
 
-def _result(output: Path, status: str, manifest: dict[str, Any] | None) -> BuildResult:
+def _result(output: Path, status: str, manifest: dict[str, Any] | None, run: dict[str, Any] | None = None) -> BuildResult:
     totals = (manifest or {}).get("totals", {})
     rejects = (manifest or {}).get("rejects", {}).get("by_kind", {})
     return BuildResult(
@@ -295,15 +406,13 @@ def _result(output: Path, status: str, manifest: dict[str, Any] | None) -> Build
         skipped=rejects.get(schema.SKIPPED, 0),
         shards=len((manifest or {}).get("shards", [])),
         manifest=manifest,
+        run=run,
     )
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
-def _no_bar(progress: bool | None) -> bool | None:
-    # tqdm's disable=None turns the bar off when stderr is not a terminal (cron, CI, pipes).
-    return None if progress is None else not progress
+def _no_bar(progress: bool | None) -> bool:
+    # By default a bar only for a person at a terminal: under cron, systemd or CI, or with
+    # output piped to a file, the log lines alone.
+    if progress is None:
+        return not (sys.stderr.isatty() and sys.stdout.isatty())
+    return not progress

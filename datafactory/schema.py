@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 #: One replaced span. ``start``/``end`` are character offsets of the replacement in the
 #: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field.
@@ -105,11 +105,14 @@ REJECT_REASON = "reject_reason"
 STAGE_OUTPUT_SCHEMA = RECORD_SCHEMA.append(pa.field(REJECT_REASON, pa.string()))
 
 #: rejects.parquet: every input row that produced no output, or that a stage skipped.
+#: ``parent_id`` is the input item's id (null when the row had no usable id), so incremental
+#: builds know which input items a dataset has already seen.
 REJECT_SCHEMA = pa.schema(
     [
         pa.field("source", pa.string(), nullable=False),
         pa.field("row", pa.int64(), nullable=False),
         pa.field("id", pa.string()),
+        pa.field("parent_id", pa.string()),
         pa.field("stage", pa.string()),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),

@@ -40,6 +40,13 @@ class Stage(ABC):
     Config: ClassVar[type[StageConfig]]
     #: True when the stage must see the real corpus before processing (``fit``).
     needs_corpus: ClassVar[bool] = False
+    #: True when a row's output depends on which other rows the corpus holds, beyond what
+    #: ``fit`` learns (e.g. pictures shared out under a cap): such a stage cannot add rows to
+    #: a built dataset, so ``--incremental`` refuses it.
+    corpus_wide: ClassVar[bool] = False
+    #: Attributes ``setup`` fills with loaded models: left out when the stage is pickled to a
+    #: worker (which calls ``setup`` itself), so only the config and what ``fit`` learnt travel.
+    worker_resources: ClassVar[tuple[str, ...]] = ()
     output_schema: ClassVar[pa.Schema] = schema.STAGE_OUTPUT_SCHEMA
 
     def __init__(self, config: StageConfig, *, seed: int):
@@ -73,6 +80,16 @@ class Stage(ABC):
     @abstractmethod
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Map a RECORD_SCHEMA batch to a STAGE_OUTPUT_SCHEMA batch."""
+
+    def wants_gpu(self) -> bool:
+        """True when the config asks for a GPU by name (``device: cuda``); ``auto`` does not."""
+        return str(getattr(self.config, "device", "") or "").startswith("cuda")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self.worker_resources:
+            state[name] = None
+        return state
 
     def models(self) -> list[dict[str, Any]]:
         """Models the stage uses, for the manifest: ``[{"name", "version", "kind"}]``."""

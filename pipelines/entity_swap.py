@@ -73,6 +73,7 @@ class EntitySwap(Stage):
     name = "entity_swap"
     version = "1"
     Config = EntitySwapConfig
+    worker_resources = ("nlp",)
     needs_corpus = True
     config: EntitySwapConfig
 

@@ -135,6 +135,7 @@ class GenerateArticle(Stage):
     name = "generate_article"
     version = "1"
     Config = GenerateArticleConfig
+    worker_resources = ("generator", "discriminator", "strategy")
     config: GenerateArticleConfig
 
     def __init__(self, config: GenerateArticleConfig, *, seed: int):

@@ -79,6 +79,8 @@ class RepurposeImage(Stage):
     name = "repurpose_image"
     version = "1"
     Config = RepurposeImageConfig
+    worker_resources = ("clip", "sbert", "nlp")
+    corpus_wide = True  # pictures are shared out under max_uses across the whole corpus
     needs_corpus = True
     config: RepurposeImageConfig
 

@@ -45,10 +45,10 @@ def crash_at_shard(monkeypatch, index: int):
 
     write_shard = OutputDir.write_shard
 
-    def crashing(self, shard, records, rejects):
+    def crashing(self, shard, records, rejects, **options):
         if shard == index:
             raise KeyboardInterrupt("simulated crash")
-        return write_shard(self, shard, records, rejects)
+        return write_shard(self, shard, records, rejects, **options)
 
     monkeypatch.setattr(OutputDir, "write_shard", crashing)
     try:
