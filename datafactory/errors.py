@@ -76,7 +76,11 @@ class OutputError(DatafactoryError):
 
 
 class OutputLockedError(OutputError):
+    """Another build holds the output folder. Exit 75 (EX_TEMPFAIL): a scheduler should try
+    again later rather than report a broken job."""
+
     code = "E201"
+    exit_code = 75
 
 
 class UnfinishedBuildError(OutputError):
@@ -107,6 +111,14 @@ class InputReadError(DatafactoryError):
     """The input file as a whole cannot be read (single bad rows go to rejects instead)."""
 
     code = "E400"
+
+
+class ExecutorError(DatafactoryError):
+    """The chosen executor cannot run here: Ray is not installed, its cluster cannot be
+    reached or lacks the resources the stages ask for."""
+
+    code = "E600"
+    exit_code = 2
 
 
 class StageError(DatafactoryError):

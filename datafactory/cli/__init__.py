@@ -14,7 +14,7 @@ from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
 from datafactory.cli import detector_cmd, eval_cmd
 from datafactory.cli import clip_cmd, finetune_cmd
 from datafactory.cli import audit_cmd, augment_cmd
-from datafactory.cli import crosseval_cmd
+from datafactory.cli import crosseval_cmd, runs_cmd
 from datafactory.cli.common import state
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ def main_options(
 
 app.command("build")(build_cmd.build_cli)
 app.command("validate")(validate_cmd.validate_cli)
+app.command("runs")(runs_cmd.runs_cli)
 app.command("inspect")(inspect_cmd.inspect_cli)
 app.command("eval-generation")(eval_cmd.eval_generation_cli)
 app.command("finetune-generator")(finetune_cmd.finetune_cli)
