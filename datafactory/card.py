@@ -94,9 +94,18 @@ from datasets import load_dataset
 dataset = load_dataset("parquet", data_files="{out.root.name}/data/*.parquet", split="train")
 ```
 
-Built {manifest['finished_at']} in {manifest['duration_s']} s; config fingerprint
+{_built(manifest)}; config fingerprint
 `{manifest['config_fingerprint'][:12]}…`; full provenance in `manifest.json`.
 """
+
+
+def _built(manifest: dict[str, Any]) -> str:
+    runs = manifest.get("runs") or []
+    if len(runs) <= 1:
+        return f"Built {manifest['finished_at']} in {manifest['duration_s']} s"
+    last = runs[-1]
+    return (f"Built in {len(runs)} runs (`datafactory runs`), the last on {last['finished_at']} adding "
+            f"{last['rows_added']} rows")
 
 
 def _example(record: dict[str, Any]) -> str:

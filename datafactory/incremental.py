@@ -9,7 +9,6 @@ the row as rejects.parquet shows it, so a bad line is reported once, not on ever
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -18,8 +17,6 @@ from datafactory.config import PipelineConfig
 from datafactory.errors import ConfigError
 from datafactory.output import OutputDir
 from datafactory.stage import Stage
-
-log = logging.getLogger(__name__)
 
 
 def input_key(record: dict[str, Any] | None, reject: dict[str, Any] | None) -> str:
@@ -42,7 +39,7 @@ def known_inputs(out: OutputDir, manifest: dict[str, Any]) -> set[str]:
 
 
 def check_incremental(config: PipelineConfig, stages: list[Stage]) -> None:
-    """Refuse stages that cannot add rows to a built dataset; say how the others fit."""
+    """Refuse stages that cannot add rows to a built dataset."""
     for index, stage in enumerate(stages):
         if stage.corpus_wide:
             raise ConfigError(
@@ -50,10 +47,6 @@ def check_incremental(config: PipelineConfig, stages: list[Stage]) -> None:
                 f"{stage.name} decides each row against the whole corpus at once (e.g. a cap on how often "
                 "a picture is used), so rows added later would break its rules",
                 "Rebuild the dataset in full instead: datafactory build CONFIG --overwrite")
-        if stage.needs_corpus and stage.corpus_input() is None:
-            log.info("%s fits on the pipeline input as it is at each run: rows added by earlier runs were made "
-                     "from the corpus of their day; give it a fixed corpus of its own for runs that equal one build",
-                     stage.name)
 
 
 def _raw_key(raw: str | None, reason: str | None) -> str:

@@ -196,6 +196,11 @@ class _Job:
                      config.output, seen)
             return _result(config.output, "unchanged", previous)
         log.info("run %d: %d new input row(s) of %d", state["run"], len(fresh), seen)
+        for stage in self.stages:
+            if stage.needs_corpus and stage.corpus_input() is None:
+                log.info("%s fits on the pipeline input as it is now: rows added by earlier runs were made from "
+                         "the corpus of their day (give it a fixed corpus of its own for runs that equal one build)",
+                         stage.name)
         self._setup()
         _fit(config, self.stages, seen, self.progress)
         works = self._works(fresh.__contains__, first_shard=state["first_shard"], skip=finished)
@@ -276,8 +281,12 @@ def _first_run(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _warn_changed_models(previous: dict[str, Any], manifest: dict[str, Any]) -> None:
+    def identity(stage: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # What names a model's weights; a refitted entity bank or another device is no change.
+        return [(m.get("kind"), m.get("name"), m.get("version")) for m in stage["models"]]
+
     for before, now in zip(previous["stages"], manifest["stages"]):
-        if before["models"] != now["models"]:
+        if identity(before) != identity(now):
             log.warning("the models of stage %s differ from the previous run's: the dataset now mixes rows "
                         "made by both (rebuild with --overwrite for one model)", now["name"])
             manifest["runs"][-1].setdefault("warnings", []).append(f"models of stage {now['name']} changed")

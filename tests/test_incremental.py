@@ -223,3 +223,14 @@ def test_runs_lists_the_recorded_runs(tmp_path):
     assert [r["new_input_rows"] for r in as_json["runs"]] == [40, 30] and as_json["unfinished"] is None
     missing = _cli("runs", tmp_path / "nowhere")
     assert missing.exit_code != 0 and "not a folder" in missing.output
+
+
+def test_dry_run_says_what_an_incremental_run_would_do_and_address_needs_ray(tmp_path):
+    config = grown_config(tmp_path, ROWS[:40])
+    run(config, incremental=True)
+    write_jsonl(tmp_path / "news.jsonl", ROWS[:60])
+    plan = run(config, incremental=True, dry_run=True)
+    assert plan.status == "dry-run" and "run 2" in plan.plan["would"]
+    assert "refuse" in run(config, dry_run=True).plan["would"]
+    wrong = _cli("build", config, "--address", "auto")
+    assert wrong.exit_code == 1 and "--executor ray" in wrong.output
