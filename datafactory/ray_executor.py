@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datafactory import schema
-from datafactory.errors import ExecutorError
+from datafactory.errors import DatafactoryError, ExecutorError, StageError
 from datafactory.executor import ShardWork, merge_stats, subtract_stats
 from datafactory.pipeline import StageResult, apply_stage
 from datafactory.stage import Stage
@@ -126,7 +126,7 @@ class RayExecutor:
                 num_gpus=self.gpus_per_worker if stage.wants_gpu() else 0)
         pending: dict[int, list[pa.Table]] = {}
         position = 0
-        for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for block in _blocks(dataset):
             shards = block.column("_shard")
             for shard in pc.unique(shards).to_pylist():
                 pending.setdefault(shard, []).append(block.filter(pc.equal(shards, shard)))
@@ -176,7 +176,10 @@ class StageActor:
         import ray
 
         self.stage, self.position, self.reporter = stage, position, reporter
-        stage.setup()
+        try:
+            stage.setup()
+        except Exception as exc:
+            raise StageError(f"stage {stage.name!r} failed to set up on a Ray worker: {exc}") from None
         self.last = stage.run_stats()
         ray.get(reporter.describe.remote(position, stage.models()))
 
@@ -229,6 +232,26 @@ class _Reporter:
 
     def report(self) -> list[tuple[Any, dict[str, Any] | None]]:
         return [(models, merge_stats(stats)) for models, stats in zip(self.models, self.stats)]
+
+
+def _blocks(dataset: Any) -> Iterator[pa.Table]:
+    """The dataset's output blocks; a worker's failure surfaces as the error it raised (a
+    datafactory error as itself), not as Ray's wrapper. Only Ray's own iteration is guarded:
+    an error in the driver's writing passes through unchanged."""
+    iterator = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
+    while True:
+        try:
+            block = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            cause = exc
+            while getattr(cause, "cause", None) is not None and cause.cause is not cause:
+                cause = cause.cause
+            if isinstance(cause, DatafactoryError):
+                raise cause from None
+            raise ExecutorError(f"a Ray worker failed: {type(cause).__name__}: {cause}") from exc
+        yield block
 
 
 def _carrier(batch: list[dict[str, Any]], shard: int, number: int, row_of: dict[str, int]) -> pa.Table:

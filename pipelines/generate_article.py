@@ -305,7 +305,8 @@ def degenerate_reason(text: str, title: str, config: GenerateArticleConfig) -> s
     if len(words) < config.min_words:
         return f"too short ({len(words)} words < min_words={config.min_words})"
     trigrams = list(zip(words, words[1:], words[2:]))
-    repeated = 1 - len(set(trigrams)) / len(trigrams)
+    # Fewer than three words (min_words < 3) have no trigram to repeat.
+    repeated = 1 - len(set(trigrams)) / len(trigrams) if trigrams else 0.0
     if repeated > config.max_repeated_trigrams:
         return f"looping repetition ({repeated:.0%} repeated trigrams > {config.max_repeated_trigrams:.0%})"
     return None

@@ -76,6 +76,8 @@ def test_degenerate_bodies_are_recognised():
     assert degenerate_reason(looping, title, config).startswith("looping repetition")
     assert degenerate_reason("Heavy rain fell for days across the Andes, and rivers burst their banks.", title,
                              config) is None
+    # Below three words there are no trigrams: short bodies pass when min_words allows them.
+    assert degenerate_reason("Rain fell.", title, GenerateArticleConfig(model="x", min_words=1)) is None
 
 
 def test_an_untrained_generator_is_rejected_after_its_retries(tiny_gpt2, tmp_path):
