@@ -112,11 +112,24 @@ class RayExecutor:
         if not refs:
             yield from ((work, []) for work in works)
             return
-        from ray.data import ActorPoolStrategy, DataContext
+        from ray.data import DataContext
 
         context = DataContext.get_current()
+        saved = context.execution_options.preserve_order, context.enable_progress_bars
         context.execution_options.preserve_order = True  # shards come back whole and in order
         context.enable_progress_bars = bool(self.progress)
+        try:
+            yield from self._stream(stages, works, refs)
+        finally:  # a notebook's own Ray Data settings are left as they were
+            context.execution_options.preserve_order, context.enable_progress_bars = saved
+
+    def _stream(self, stages: list[Stage], works: list[ShardWork], refs: list[Any]
+                ) -> Iterator[tuple[ShardWork, list[StageResult]]]:
+        ray = self.ray
+        from ray.data import ActorPoolStrategy
+
+        if self._reporter is not None:  # an earlier build's
+            ray.kill(self._reporter)
         self._reporter = ray.remote(num_cpus=0)(_Reporter).remote(len(stages))
         dataset = ray.data.from_arrow_refs(refs)
         for position, stage in enumerate(stages):
@@ -148,6 +161,9 @@ class RayExecutor:
         return info
 
     def close(self) -> None:
+        if self._reporter is not None and self.ray.is_initialized():
+            self.ray.kill(self._reporter)  # on a long-lived cluster it would outlive the build
+            self._reporter = None
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()
             self._started = False

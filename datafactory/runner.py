@@ -108,7 +108,8 @@ def build(
         if out.recover():
             log.warning("finished committing the incremental run that was interrupted in %s", config.output)
         current = {"config_fingerprint": config.fingerprint(), "input_fingerprint": input_fp}
-        mode = _decide(out, build_fp, current, resume=resume, overwrite=overwrite, incremental=incremental)
+        mode = _decide(out, build_fp, current, resume=resume, overwrite=overwrite, incremental=incremental,
+                       can_grow=not any(stage.corpus_wide for stage in stages))
         if mode == "unchanged":
             out.discard_staging()
             out.cleanup_state()
@@ -293,7 +294,7 @@ def _warn_changed_models(previous: dict[str, Any], manifest: dict[str, Any]) -> 
 
 
 def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: bool, overwrite: bool,
-            incremental: bool) -> str:
+            incremental: bool, can_grow: bool) -> str:
     """``fresh``, ``resume``, ``append`` (an incremental run on a built dataset) or ``unchanged``."""
     manifest, state = out.manifest(), out.state()
     if overwrite:
@@ -308,7 +309,7 @@ def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: b
         if incremental:
             raise OutputError(f"{out.root} was built from another config (or datafactory schema); an incremental "
                               "run would mix the two: pass --overwrite to rebuild it, or choose another --output")
-        if same_config:
+        if same_config and can_grow:
             raise OutputError(f"{out.root} holds a finished build of another input or --limit: pass --incremental "
                               "to add the input's new rows to it, --overwrite to rebuild it, or choose another --output")
         raise OutputError(f"{out.root} holds a finished build of another config, input or --limit; "
