@@ -261,13 +261,22 @@ def _blocks(dataset: Any) -> Iterator[pa.Table]:
         except StopIteration:
             return
         except Exception as exc:
-            cause = exc
-            while getattr(cause, "cause", None) is not None and cause.cause is not cause:
-                cause = cause.cause
-            if isinstance(cause, DatafactoryError):
-                raise cause from None
-            raise ExecutorError(f"a Ray worker failed: {type(cause).__name__}: {cause}") from exc
+            raise _worker_error(exc) from None
         yield block
+
+
+def _worker_error(exc: Exception) -> DatafactoryError:
+    cause = exc
+    while getattr(cause, "cause", None) is not None and cause.cause is not cause:
+        cause = cause.cause
+    if isinstance(cause, DatafactoryError):
+        return cause
+    # An actor that died in its constructor comes back as text ending with the original error.
+    last = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+    prefix = f"{StageError.__module__}.{StageError.__name__}: "
+    if last.startswith(prefix):
+        return StageError(last[len(prefix):])
+    return ExecutorError(f"a Ray worker failed: {type(cause).__name__}: {last}")
 
 
 def _carrier(batch: list[dict[str, Any]], shard: int, number: int, row_of: dict[str, int]) -> pa.Table:

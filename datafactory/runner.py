@@ -139,31 +139,36 @@ class _Job:
         """Build every input row into data/, shard by shard (resuming after the finished ones)."""
         config, out = self.config, self.out
         self._setup()
-        started = time.time()
-        if not resume:
-            out.clear()
-            out.start({"build_fingerprint": self.build_fp, "config_fingerprint": config.fingerprint(),
-                       "input_fingerprint": self.input_fp, "limit": self.limit, "started_at": started})
-        state = out.state()
-        finished = out.finished_shards() if resume else 0
-        out.drop_unfinished(finished)
         if resume:
+            started = out.state()["started_at"]
+            finished = out.finished_shards()
+            out.drop_unfinished(finished)
             log.info("resuming %s: %d shard(s) already finished", config.output, finished)
+            begin = None
+        else:
+            started, finished = time.time(), 0
+
+            def begin() -> None:
+                # The output is touched only once the first shard is ready: models that fail to
+                # load in an executor's workers, or a failed fit, leave it as it was.
+                out.clear()
+                out.start({"build_fingerprint": self.build_fp, "config_fingerprint": config.fingerprint(),
+                           "input_fingerprint": self.input_fp, "limit": self.limit, "started_at": started})
         # Counting a JSONL input is a full scan: once, for both progress bars.
         total = readers.count_rows(config.input)
         _fit(config, self.stages, total, self.progress)
         rows = total if self.limit is None or total is None else min(total, self.limit)
         works = self._works(lambda index: True, first_shard=0, skip=finished)
-        self._write(works, rows, staged=False, done=finished * config.shard_size)
+        self._write(works, rows, staged=False, done=finished * config.shard_size, begin=begin)
 
         rejects = out.merge_rejects()
         shards, totals = shard_entries(out.shard_files())
         run = run_record(number=1, mode="build", resumed=resume, executor=self.executor.name,
-                         started_at=state["started_at"], input_fingerprint=self.input_fp, input_rows=rows,
+                         started_at=started, input_fingerprint=self.input_fp, input_rows=rows,
                          new_input_rows=rows or 0, shards=shards, rejects=rejects)
         manifest = self._manifest(shards, totals, rejects, [run])
         out.finish(manifest, render_card(manifest, out))
-        log.info("built %s in %.1fs", config.output, time.time() - state["started_at"])
+        log.info("built %s in %.1fs", config.output, time.time() - started)
         return _result(config.output, "resumed" if resume else "built", manifest, run)
 
     def append(self) -> BuildResult:
@@ -255,15 +260,22 @@ class _Job:
             if number >= skip:
                 yield ShardWork(first_shard + number, chunk)
 
-    def _write(self, works: Iterator[ShardWork], total: int | None, *, staged: bool, done: int) -> None:
+    def _write(self, works: Iterator[ShardWork], total: int | None, *, staged: bool, done: int,
+               begin: Any = None) -> None:
+        """Write each shard the executor finishes; ``begin`` runs once, before the first write."""
         config, source = self.config, str(self.config.input.path)
         initial = done if total is None else min(done, total)
         with tqdm(total=total, initial=initial, unit="row", desc="build", disable=_no_bar(self.progress),
                   file=sys.stderr) as bar:
             for work, results in self.executor.run(self.stages, works, config.batch_size):
                 records, rejects = assemble_shard(work, results, emit_real=config.emit_real, source=source)
+                if begin is not None:
+                    begin()
+                    begin = None
                 self.out.write_shard(work.index, records, rejects, staged=staged)
                 bar.update(len(work.rows))
+        if begin is not None:  # an empty input still makes an (empty) dataset
+            begin()
 
     def _manifest(self, shards: list[dict[str, Any]], totals: dict[str, Any], rejects: pa.Table,
                   runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -159,3 +159,20 @@ def test_asking_for_ray_without_it_says_how_to_install_it(tmp_path):
     check = subprocess.run([sys.executable, "-c", "import sys; import datafactory.runner, datafactory.cli; "
                             "print('ray' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert check.stdout.strip() == "False"
+
+
+def test_a_model_that_fails_to_load_on_the_workers_leaves_the_output_untouched(local_ray, tmp_path, tiny_gpt2):
+    import shutil
+
+    broken = tmp_path / "broken-generator"
+    shutil.copytree(tiny_gpt2, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    config = write_config(tmp_path, input_path=write_jsonl(tmp_path / "in.jsonl", sample_rows()[:6]),
+                          stages=[{"stage": "generate_article", "model": str(broken), "device": "cpu"}])
+    # The driver does not load generate_article's model: the actors do, and fail.
+    from datafactory.errors import StageError
+
+    with pytest.raises(StageError, match="failed to set up on a Ray worker"):
+        _ray(config)
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == [".datafactory", "lock"]
+    assert build(load_config(config), progress=False, dry_run=True).plan["would"] == "build from scratch"
