@@ -41,6 +41,11 @@ MANIFEST = "manifest.json"
 CARD = "README.md"
 REJECTS = "rejects.parquet"
 _SHARD = re.compile(r"^part-(\d{5})\.parquet$")
+#: Per-shard rejects of the shards written since the last commit, in the state folder.
+_REJECT_PIECE = re.compile(r"^rejects-(\d{5})\.parquet$")
+#: Old and new rejects together, written by a commit before it replaces rejects.parquet
+#: (a name outside the per-shard pattern, so it is never taken for a piece).
+_MERGED_REJECTS = "merged-rejects.parquet"
 
 
 def shard_name(index: int) -> str:
@@ -144,16 +149,23 @@ class OutputDir:
         for path in self.staged_files() if staged else self.shard_files():
             if int(_SHARD.match(path.name).group(1)) >= finished:
                 path.unlink()
-        for path in self.state_dir.glob("rejects-*.parquet"):
-            if int(path.stem.split("-")[1]) >= finished:
+        for path in self._reject_pieces():
+            if int(_REJECT_PIECE.match(path.name).group(1)) >= finished:
                 path.unlink()
 
     def discard_staging(self) -> None:
         """Forget an incremental run that never committed: its shards and rejects."""
         if self.staging_dir.exists():
             shutil.rmtree(self.staging_dir)
-        for path in self.state_dir.glob("rejects-*.parquet"):
+        self._drop_rejects()
+
+    def _reject_pieces(self) -> list[Path]:
+        return sorted(p for p in self.state_dir.glob("rejects-*.parquet") if _REJECT_PIECE.match(p.name))
+
+    def _drop_rejects(self) -> None:
+        for path in self._reject_pieces():
             path.unlink()
+        (self.state_dir / _MERGED_REJECTS).unlink(missing_ok=True)
 
     def write_shard(self, index: int, records: pa.Table, rejects: pa.Table, *, staged: bool = False) -> Path:
         """Write one shard: its rejects first, then the records; the records file is the
@@ -169,7 +181,7 @@ class OutputDir:
 
     def new_rejects(self) -> pa.Table:
         """The rejects of the shards written since the last commit."""
-        tables = [pq.read_table(p) for p in sorted(self.state_dir.glob("rejects-*.parquet"))]
+        tables = [pq.read_table(p) for p in self._reject_pieces()]
         return pa.concat_tables(tables).cast(schema.REJECT_SCHEMA) if tables else schema.REJECT_SCHEMA.empty_table()
 
     def old_rejects(self) -> pa.Table:
@@ -186,7 +198,7 @@ class OutputDir:
         """Make an incremental run part of the dataset: staged shards move into data/,
         ``rejects`` (all of them, old and new) replaces rejects.parquet, then the card and the
         manifest. The plan is saved first, so :meth:`recover` can finish a commit cut short."""
-        write_parquet_atomic(rejects.cast(schema.REJECT_SCHEMA), self.state_dir / "rejects-merged.parquet")
+        write_parquet_atomic(rejects.cast(schema.REJECT_SCHEMA), self.state_dir / _MERGED_REJECTS)
         state = {**(self.state() or {}), "phase": "commit", "manifest": manifest, "card": card,
                  "moves": [p.name for p in self.staged_files()]}
         write_text_atomic(json.dumps(state, indent=2, ensure_ascii=False), self.state_dir / "state.json")
@@ -207,7 +219,7 @@ class OutputDir:
             staged = self.staging_dir / name
             if staged.exists():  # already moved when a previous attempt got this far
                 os.replace(staged, self.data_dir / name)
-        merged = self.state_dir / "rejects-merged.parquet"
+        merged = self.state_dir / _MERGED_REJECTS
         if merged.exists():
             os.replace(merged, self.root / REJECTS)
         self.finish(state["manifest"], state["card"])
@@ -220,6 +232,5 @@ class OutputDir:
         self.cleanup_state()
 
     def cleanup_state(self) -> None:
-        for path in self.state_dir.glob("rejects-*.parquet"):
-            path.unlink()
+        self._drop_rejects()
         (self.state_dir / "state.json").unlink(missing_ok=True)

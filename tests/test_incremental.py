@@ -140,6 +140,33 @@ def test_a_commit_cut_short_is_finished_by_the_next_build(tmp_path, monkeypatch)
     assert dataset(out) == dataset(run(grown_config(tmp_path / "one", ROWS[:120])).output)
 
 
+def test_a_run_killed_before_its_commit_plan_is_saved_is_redone_cleanly(tmp_path, monkeypatch):
+    """Killed after the commit wrote the merged rejects but before it saved its plan: the next
+    run must neither take the merged file for a shard's rejects nor count its rows twice."""
+    from datafactory import output
+
+    config = grown_config(tmp_path, ROWS[:50])
+    run(config, incremental=True)
+    write_jsonl(tmp_path / "news.jsonl", ROWS[:120])
+    write_text = output.write_text_atomic
+
+    def dies_saving_the_plan(text, path):
+        if path.name == "state.json" and '"phase": "commit"' in text:
+            raise KeyboardInterrupt("killed")
+        return write_text(text, path)
+
+    monkeypatch.setattr(output, "write_text_atomic", dies_saving_the_plan)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, incremental=True)
+    monkeypatch.setattr(output, "write_text_atomic", write_text)
+
+    again = run(config, incremental=True)
+    assert again.status == "appended" and again.run["resumed"]
+    assert dataset(again.output) == dataset(run(grown_config(tmp_path / "one", ROWS[:120])).output)
+    assert again.manifest["rejects"]["total"] == pq.read_metadata(again.output / "rejects.parquet").num_rows
+    assert not list((again.output / ".datafactory").glob("*rejects*"))
+
+
 def test_bad_rows_are_rejected_once_not_on_every_run(tmp_path):
     rows = [dict(r) for r in ROWS[:40]]
     rows[3]["title"] = ""            # refused: title is required
