@@ -28,6 +28,10 @@ class ShardWork:
     rows: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]]
     """``(input row, record, reject)`` per input row, as the intake returned them."""
 
+    def row_of(self) -> dict[str, int]:
+        """Input row of each valid record, by id."""
+        return {record["id"]: row for row, record, _ in self.rows if record is not None}
+
     def records(self) -> list[dict[str, Any]]:
         return [record for _, record, _ in self.rows if record is not None]
 
@@ -62,7 +66,7 @@ def assemble_shard(work: ShardWork, results: list[StageResult], *, emit_real: bo
     """A shard's records (each input row's real record, then its children in stage order)
     and its rejects (input rows the intake refused, rows a stage skipped or failed on)."""
     reals = work.records()
-    row_of = {record["id"]: row for row, record, _ in work.rows if record is not None}
+    row_of = work.row_of()
     rejects = [reject for _, _, reject in work.rows if reject is not None]
     children = []
     for result in results:

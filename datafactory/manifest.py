@@ -84,8 +84,8 @@ def run_record(*, number: int, mode: str, resumed: bool, executor: str, started_
         "mode": mode,
         "resumed": resumed,
         "executor": executor,
-        "started_at": _iso(started_at),
-        "finished_at": _iso(finished),
+        "started_at": iso_time(started_at),
+        "finished_at": iso_time(finished),
         "duration_s": round(finished - started_at, 3),
         "input_sha256": input_fingerprint,
         "input_rows": input_rows,
@@ -94,6 +94,20 @@ def run_record(*, number: int, mode: str, resumed: bool, executor: str, started_
         "shards_added": [s["file"] for s in shards],
         "rejects_added": {kind: kinds.get(kind, 0) for kind in (schema.INVALID, schema.ERROR, schema.SKIPPED)},
     }
+
+
+def first_run(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A run record for a dataset built before runs were recorded."""
+    return {"run": 1, "mode": "build", "resumed": manifest.get("resumed", False), "executor": "local",
+            "started_at": manifest["started_at"], "finished_at": manifest["finished_at"],
+            "duration_s": manifest["duration_s"], "input_sha256": manifest["input"]["sha256"],
+            "input_rows": None, "new_input_rows": None, "rows_added": manifest["totals"]["rows"],
+            "shards_added": [s["file"] for s in manifest["shards"]], "rejects_added": manifest["rejects"]["by_kind"]}
+
+
+def runs_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a manifest records (one made up from it when it predates run records)."""
+    return manifest.get("runs") or [first_run(manifest)]
 
 
 def _stage_entry(stage: Stage, info: dict[str, Any], resumed: bool) -> dict[str, Any]:
@@ -164,5 +178,5 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _iso(timestamp: float) -> str:
+def iso_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

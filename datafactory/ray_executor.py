@@ -105,7 +105,7 @@ class RayExecutor:
         works = list(works)
         refs, number = [], 0
         for work in works:
-            row_of = {record["id"]: row for row, record, _ in work.rows if record is not None}
+            row_of = work.row_of()
             for batch in work.batches(batch_size):
                 refs.append(ray.put(_carrier(batch, work.index, number, row_of)))
                 number += 1

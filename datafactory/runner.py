@@ -38,7 +38,7 @@ from datafactory.executor import LocalExecutor, ShardWork, assemble_shard, chunk
 from datafactory.incremental import check_incremental, input_key, known_inputs
 from datafactory.intake import Intake
 from datafactory.lock import BuildLock
-from datafactory.manifest import add_totals, build_manifest, run_record, shard_entries
+from datafactory.manifest import add_totals, build_manifest, run_record, runs_of, shard_entries
 from datafactory.output import OutputDir
 from datafactory.pipeline import assemble
 from datafactory.stage import Stage
@@ -175,10 +175,18 @@ class _Job:
         """Build the input items the dataset has not seen into new shards, staged, then commit."""
         config, out = self.config, self.out
         previous = out.manifest()
-        runs = previous.get("runs") or [_first_run(previous)]
+        runs = runs_of(previous)
         known = known_inputs(out, previous)
         first_shard = max((int(Path(s["file"]).stem.split("-")[1]) for s in previous["shards"]), default=-1) + 1
+        # Look for new rows before writing anything, so that a run with none is a true no-op.
+        fresh, seen = self._new_rows(known)
         state = out.state()
+        if not fresh:
+            out.discard_staging()
+            out.cleanup_state()
+            log.info("no new input rows for %s (%d row(s) read, all already in the dataset); nothing to do",
+                     config.output, seen)
+            return _result(config.output, "unchanged", previous)
         if state and state.get("mode") == "append" and state.get("build_fingerprint") == self.build_fp:
             finished = out.finished_shards(state["first_shard"], staged=True)
             log.info("continuing run %d of %s: %d shard(s) already staged", state["run"], config.output, finished)
@@ -193,14 +201,6 @@ class _Job:
                        "input_fingerprint": self.input_fp, "limit": self.limit, "started_at": time.time()})
             state = out.state()
         out.drop_unfinished(state["first_shard"] + finished, staged=True)
-
-        fresh, seen = self._new_rows(known)
-        if not fresh:
-            out.discard_staging()
-            out.cleanup_state()
-            log.info("no new input rows for %s (%d row(s) read, all already in the dataset); nothing to do",
-                     config.output, seen)
-            return _result(config.output, "unchanged", previous)
         log.info("run %d: %d new input row(s) of %d", state["run"], len(fresh), seen)
         for stage in self.stages:
             if stage.needs_corpus and stage.corpus_input() is None:
@@ -236,13 +236,18 @@ class _Job:
 
     def _new_rows(self, known: set[str]) -> tuple[set[int], int]:
         """Input row indices whose item the dataset has not seen, and how many rows were read."""
-        intake = Intake(self.config.input, self.config.limits, self.config.dataset_name, str(self.config.input.path))
+        intake = self._intake()
         fresh, seen = set(), 0
         for raw in self._rows():
             seen += 1
             if input_key(*intake(raw)) not in known:
                 fresh.add(raw.index)
         return fresh, seen
+
+    def _intake(self) -> Intake:
+        # A new one per pass over the input: it remembers the ids it has seen.
+        config = self.config
+        return Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
 
     def _rows(self) -> Iterator[Any]:
         rows = readers.iter_rows(self.config.input)
@@ -251,12 +256,11 @@ class _Job:
     def _works(self, wanted: Any, *, first_shard: int, skip: int) -> Iterator[ShardWork]:
         """The input cut into shards of ``shard_size`` wanted rows, numbered from ``first_shard``;
         the first ``skip`` (already written) are passed over."""
-        config = self.config
-        intake = Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
+        intake = self._intake()
         # Every row passes the intake, so that duplicate ids are caught the same way in every run.
         checked = ((raw.index, *intake(raw)) for raw in self._rows())
         kept = (row for row in checked if wanted(row[0]))
-        for number, chunk in enumerate(chunks(kept, config.shard_size)):
+        for number, chunk in enumerate(chunks(kept, self.config.shard_size)):
             if number >= skip:
                 yield ShardWork(first_shard + number, chunk)
 
@@ -282,15 +286,6 @@ class _Job:
         return build_manifest(config=self.config, stages=self.stages, stage_info=self.executor.stage_info(self.stages),
                               shards=shards, totals=totals, rejects=rejects, limit=self.limit,
                               build_fingerprint=self.build_fp, input_fingerprint=self.input_fp, runs=runs)
-
-
-def _first_run(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A run record for a dataset built before runs were recorded."""
-    return {"run": 1, "mode": "build", "resumed": manifest.get("resumed", False), "executor": "local",
-            "started_at": manifest["started_at"], "finished_at": manifest["finished_at"],
-            "duration_s": manifest["duration_s"], "input_sha256": manifest["input"]["sha256"],
-            "input_rows": None, "new_input_rows": None, "rows_added": manifest["totals"]["rows"],
-            "shards_added": [s["file"] for s in manifest["shards"]], "rejects_added": manifest["rejects"]["by_kind"]}
 
 
 def _warn_changed_models(previous: dict[str, Any], manifest: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from datafactory.errors import DatafactoryError, NotADatasetError
+from datafactory.manifest import iso_time, runs_of
 from datafactory.output import OutputDir
 
 EXIT_SUCCESS = 0
@@ -31,7 +32,7 @@ def summary(*, config: Path, started: float, result: Any = None, error: BaseExce
             code: int | None = None) -> dict[str, Any]:
     """The run summary: ``status`` is success, partial or failure; counts are this run's."""
     finished = time.time()
-    base = {"config": str(config), "started_at": _iso(started), "finished_at": _iso(finished),
+    base = {"config": str(config), "started_at": iso_time(started), "finished_at": iso_time(finished),
             "duration_s": round(finished - started, 3)}
     if result is None:
         message = str(error) if error is not None else "interrupted"
@@ -71,17 +72,13 @@ def list_runs(out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
     manifest, state = out.manifest(), out.state()
     if manifest is None and state is None:
         raise NotADatasetError(f"{out_dir} is not a datafactory output (no manifest.json)")
-    runs = (manifest or {}).get("runs") or []
-    if manifest is not None and not runs:  # built before runs were recorded
-        runs = [{"run": 1, "mode": "build", "started_at": manifest["started_at"], "duration_s": manifest["duration_s"],
-                 "rows_added": manifest["totals"]["rows"], "shards_added": manifest["shards"],
-                 "rejects_added": manifest["rejects"]["by_kind"]}]
+    runs = runs_of(manifest) if manifest is not None else []
     unfinished = None
     if state is not None:
         staged = state.get("mode") == "append"
         done = out.finished_shards(state.get("first_shard", 0), staged=staged)
         unfinished = {"run": state.get("run", 1), "mode": "incremental" if staged else "build",
-                      "started_at": _iso(state["started_at"]), "shards_written": done,
+                      "started_at": iso_time(state["started_at"]), "shards_written": done,
                       "phase": state.get("phase", "building")}
     return runs, unfinished
 
@@ -110,6 +107,3 @@ def format_runs(runs: list[dict[str, Any]], unfinished: dict[str, Any] | None) -
 def _count(value: Any) -> str:
     return "?" if value is None else str(value)
 
-
-def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
