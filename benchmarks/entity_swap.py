@@ -45,7 +45,7 @@ def repeated_corpus(folder: Path, times: int) -> Path:
 
 def throughput(model: str, repeat: int, rounds: int) -> list[tuple[str, float, float]]:
     from datafactory import schema
-    from pipelines.entity_swap import EntitySwap, EntitySwapConfig
+    from pipelines.stages.entity_swap import EntitySwap, EntitySwapConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = repeated_corpus(Path(tmp), repeat)

@@ -75,7 +75,7 @@ def replicated_corpus(path: Path, rows: int) -> Path:
 
 def tiny_generator(folder: Path, layers: int, hidden: int) -> Path:
     from datafactory import lm
-    from pipelines.tiny_generator import build_tiny_gpt2
+    from pipelines.generation.tiny_generator import build_tiny_gpt2
 
     texts = [f"{r['title']} {r['text']}" for r in sample_rows()]
     path = build_tiny_gpt2(texts, folder, n_layer=layers, n_embd=hidden, n_head=max(1, hidden // 64))

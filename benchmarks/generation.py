@@ -38,8 +38,8 @@ def main() -> None:
     import torch
 
     from datafactory import lm, schema
-    from pipelines.generate_article import GenerateArticle, GenerateArticleConfig
-    from pipelines.tiny_generator import build_tiny_gpt2
+    from pipelines.stages.generate_article import GenerateArticle, GenerateArticleConfig
+    from pipelines.generation.tiny_generator import build_tiny_gpt2
 
     rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,7 +6,7 @@
 One process, one LM, one discriminator, one budget (``--simulations`` per emitted token, the
 same top-k, temperature, repetition penalty and c_puct), the same B left-padded prompts:
 
-(a) ``pipelines.mcts`` through ``get_strategy("mcts", discriminator=...)``: one single-token
+(a) ``pipelines.generation.mcts`` through ``get_strategy("mcts", discriminator=...)``: one single-token
     forward per simulation step for all trees, keys/values kept per node, the chosen subtree
     kept as the next root;
 (b) a straightforward MCTS written here as the reference PPL-MCTS code does it: every
@@ -180,7 +180,7 @@ def naive_search(generator: Any, discriminator: Any, params: Any, prompts: list[
     tree per emitted token. Returns each prompt's emitted tokens and the LM row-forwards."""
     import torch
 
-    from pipelines.decoding import stop_ids
+    from pipelines.generation.decoding import stop_ids
 
     model, tokenizer = generator.model, generator.tokenizer
     stops = set(stop_ids(generator))
@@ -359,7 +359,7 @@ def measured(meter: ForwardMeter, fn: Any) -> tuple[Any, float, float]:
 
 def build_generator(args: argparse.Namespace, rows: list[dict], folder: Path) -> Any:
     from datafactory import lm
-    from pipelines.tiny_generator import build_tiny_gpt2
+    from pipelines.generation.tiny_generator import build_tiny_gpt2
 
     path = args.model
     if path is None:
@@ -412,8 +412,8 @@ def main() -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    import pipelines.mcts as mcts_module
-    from pipelines.decoding import DecodingParams, get_strategy
+    import pipelines.generation.mcts as mcts_module
+    from pipelines.generation.decoding import DecodingOptions, get_strategy
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -429,10 +429,10 @@ def main() -> None:
     batch, k = len(prompts), args.naive_tokens
     meter = ForwardMeter(generator.model)
 
-    def params(tokens: int, simulations: int = args.simulations) -> DecodingParams:
-        return DecodingParams(max_new_tokens=tokens, min_new_tokens=tokens, temperature=args.temperature,
-                              top_k=args.top_k, repetition_penalty=args.repetition_penalty,
-                              simulations=simulations, c_puct=args.c_puct)
+    def params(tokens: int, simulations: int = args.simulations) -> DecodingOptions:
+        return DecodingOptions(max_new_tokens=tokens, min_new_tokens=tokens, temperature=args.temperature,
+                               top_k=args.top_k, top_p=1.0, repetition_penalty=args.repetition_penalty,
+                               simulations=simulations, c_puct=args.c_puct)
 
     def tree_search(tokens: int, simulations: int = args.simulations) -> list:
         return get_strategy("mcts", discriminator=discriminator).generate(
@@ -513,7 +513,7 @@ def main() -> None:
         stream = io.StringIO()
         stats = pstats.Stats(profiler, stream=stream)
         stats.sort_stats("tottime").print_stats(15)
-        stats.sort_stats("cumulative").print_stats(r"pipelines/(mcts|kv_paths)", 15)
+        stats.sort_stats("cumulative").print_stats(r"pipelines/generation/(mcts|search_cache)", 15)
         profile_text = stream.getvalue()
     mcts_module.forward_leaves = plain_forward_leaves
 

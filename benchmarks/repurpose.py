@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.embedding_index import normalise, top_k  # noqa: E402
+from pipelines.images.embedding_index import normalise, top_k  # noqa: E402
 
 DIM = 512
 MIB = 1024 * 1024

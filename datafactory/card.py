@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from datafactory import registry
 from datafactory.output import OutputDir
 
 _EXAMPLES = 3
@@ -115,9 +116,19 @@ def _example(record: dict[str, Any]) -> str:
             lines.append(f"- {field}: {highlight(record[field], record['spans'], field)}")
     if len(lines) == 2:
         lines.append(f"- title: {record['title']}")
-    if "generate_article" in record["manipulations"]:
-        lines.append(f"- text (generated): {snippet(record['text'])}")
+    lines.extend(f"- {label}: {snippet(text)}" for label, text in described(record))
     return "\n".join(lines)
+
+
+def described(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """What each stage that made ``record`` says it changed besides its spans (``Stage.describe``):
+    a generated body, a repurposed photo. A stage no longer installed says nothing."""
+    lines: list[tuple[str, str]] = []
+    for name in dict.fromkeys(record["manipulations"]):
+        stage = registry.stages.get(name)
+        if stage is not None:
+            lines.extend(stage.describe(record))
+    return lines
 
 
 def snippet(text: str | None, limit: int = 300) -> str:

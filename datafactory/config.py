@@ -173,10 +173,15 @@ def _parse_stage(source: str, index: int, entry: dict[str, Any], base_dir: Path)
     name = entry.get("stage")
     if not isinstance(name, str):
         raise ConfigError(source, where, "each stage needs a 'stage: NAME' key",
-                          f"Known stages: {', '.join(registry.known())}")
-    stage_cls = registry.get(name)
+                          f"Known stages: {', '.join(registry.stages.names())}")
+    try:
+        stage_cls = registry.stages.get(name)
+    except ImportError as exc:
+        raise ConfigError(source, f"{where}.stage", f"stage {name!r} is installed but cannot be imported ({exc})",
+                          "Install what its package needs, e.g. pip install -c constraints.txt 'datafactory[dev]'") \
+            from None
     if stage_cls is None:
-        raise UnknownStageError(source, f"{where}.stage", name, registry.known())
+        raise UnknownStageError(source, f"{where}.stage", name, registry.stages.names())
     options = {k: v for k, v in entry.items() if k != "stage"}
     try:
         parsed = stage_cls.Config.model_validate(options)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from datafactory import schema
-from datafactory.pipeline import StageResult, run_stages
+from datafactory.pipeline import StageResult, record_layout, run_stages
 from datafactory.stage import Stage
 
 
@@ -41,18 +41,49 @@ class ShardWork:
         return list(chunks(self.records(), size))
 
 
+@runtime_checkable
+class Executor(Protocol):
+    """What the runner needs from an executor. Executors register by name in
+    ``datafactory.registry.executors`` (``datafactory build --executor NAME``)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, *, address: str | None, workers: int, cpus_per_worker: float, gpus_per_worker: float,
+                     progress: bool | None) -> "Executor":
+        """An executor from ``datafactory build``'s options (ignoring those that do not apply)."""
+
+    def sets_up_on_driver(self, stage: Stage) -> bool:
+        """Whether the runner loads ``stage``'s models in this process before the first shard."""
+
+    def run(self, stages: list[Stage], works: Iterable[ShardWork], batch_size: int
+            ) -> Iterator[tuple[ShardWork, list[StageResult]]]:
+        """Each shard with its batches' results, in shard order (batches cut by ``ShardWork.batches``)."""
+
+    def stage_info(self, stages: list[Stage]) -> list[dict[str, Any]]:
+        """Per stage: ``{"models": [...], "run_stats": {...}}`` as the workers measured them, for the manifest."""
+
+    def close(self) -> None:
+        """Release workers (called once the build is over, also after a failure)."""
+
+
 class LocalExecutor:
     """Runs the stages in this process, one batch at a time."""
 
     name = "local"
+
+    @classmethod
+    def from_options(cls, *, address: str | None = None, **_: Any) -> "LocalExecutor":
+        return cls()
 
     def sets_up_on_driver(self, stage: Stage) -> bool:
         return True
 
     def run(self, stages: list[Stage], works: Iterable[ShardWork], batch_size: int
             ) -> Iterator[tuple[ShardWork, list[StageResult]]]:
+        layout = record_layout(stages)
         for work in works:
-            yield work, [run_stages(stages, schema.to_table(batch)) for batch in work.batches(batch_size)]
+            yield work, [run_stages(stages, schema.to_table(batch, layout)) for batch in work.batches(batch_size)]
 
     def stage_info(self, stages: list[Stage]) -> list[dict[str, Any]]:
         return [{"models": stage.models(), "run_stats": stage.run_stats()} for stage in stages]
@@ -61,8 +92,8 @@ class LocalExecutor:
         pass
 
 
-def assemble_shard(work: ShardWork, results: list[StageResult], *, emit_real: bool, source: str
-                   ) -> tuple[pa.Table, pa.Table]:
+def assemble_shard(work: ShardWork, results: list[StageResult], *, emit_real: bool, source: str,
+                   layout: pa.Schema = schema.RECORD_SCHEMA) -> tuple[pa.Table, pa.Table]:
     """A shard's records (each input row's real record, then its children in stage order)
     and its rejects (input rows the intake refused, rows a stage skipped or failed on)."""
     reals = work.records()
@@ -73,8 +104,8 @@ def assemble_shard(work: ShardWork, results: list[StageResult], *, emit_real: bo
         children.append(result.records)
         rejects.extend({**reject, "source": source, "row": row_of[reject["parent_id"]], "raw": None}
                        for reject in result.rejects)
-    parts = ([schema.to_table(reals)] if emit_real else []) + children
-    records = pa.concat_tables(parts) if parts else schema.RECORD_SCHEMA.empty_table()
+    parts = ([schema.to_table(reals, layout)] if emit_real else []) + children
+    records = pa.concat_tables(parts) if parts else layout.empty_table()
     rows = pa.array([row_of[pid] for pid in records.column("parent_id").to_pylist()], pa.int64())
     keyed = records.append_column("_row", rows).append_column("_seq", pa.array(range(records.num_rows), pa.int64()))
     records = keyed.sort_by([("_row", "ascending"), ("_seq", "ascending")]).drop_columns(["_row", "_seq"])

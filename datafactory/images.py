@@ -167,6 +167,35 @@ def encode_png(array_or_image: Any) -> bytes:
     return buffer.getvalue()
 
 
+def image_source_of(build: Any) -> ImageSource:
+    """Where a build's stages read image paths from: the ``image_root`` option of the first
+    stage in its manifest that has one, so that records storing images by path can be read
+    after the build. ``build`` is an output folder or an ``OutputDir``. Without such a stage
+    the source reads only inline bytes and absolute paths."""
+    import json
+
+    from datafactory.output import MANIFEST
+
+    root = Path(build) if isinstance(build, (str, os.PathLike)) else Path(build.root)
+    manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    stages = (manifest.get("config") or {}).get("stages") or []
+    for stage in stages:
+        if isinstance(stage, Mapping) and stage.get("image_root"):
+            return ImageSource(root=Path(stage["image_root"]))
+    return ImageSource()
+
+
+def image_bytes(image: Mapping[str, Any] | None, source: ImageSource) -> bytes | None:
+    """A record's encoded image (its bytes, else the file at its path under ``source``), or
+    None when it has none or it cannot be read: for readers that skip such records."""
+    if not image:
+        return None
+    try:
+        return read_image_bytes(image, source)
+    except ImageError:
+        return None
+
+
 def _resolve(path: str, source: ImageSource) -> Path:
     """The real file a path names, after symlinks, refused if it lies outside ``source.root``."""
     given = Path(path)

@@ -32,6 +32,13 @@ class Intake:
     source: str
     _first_row_of_id: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def reading(cls, input_cfg: InputConfig, limits: LimitsConfig | None = None) -> "Intake":
+        """A fresh intake for one pass over ``input_cfg``: it remembers the ids it has seen, so
+        each pass needs its own. Records are named after the input (``input.name``, else the
+        file's stem); ``limits`` default to the shipped ones."""
+        return cls(input_cfg, limits or LimitsConfig(), input_cfg.name or input_cfg.path.stem, str(input_cfg.path))
+
     def __call__(self, raw: RawRow) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Return ``(record, None)`` for a good row and ``(None, reject)`` for a bad one."""
         if raw.error is not None:

@@ -146,3 +146,12 @@ def load_generator(name_or_path: str, device: str = "auto", separator: str | Non
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Generator(name_or_path, model, tokenizer, separator, card, card_hash, device)
+
+
+def context_length(model: Any, tokenizer: Any) -> int:
+    """The longest input the model and its tokenizer accept (1024 when neither says)."""
+    config = model.config
+    limits = [getattr(config, name, None) for name in ("n_positions", "max_position_embeddings")]
+    limits.append(getattr(tokenizer, "model_max_length", None))
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(usable) if usable else 1024

@@ -55,18 +55,19 @@ def shard_name(index: int) -> str:
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)
-    _fsync(tmp)
+    fsync_file(tmp)
     os.replace(tmp, path)
 
 
 def write_text_atomic(text: str, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    _fsync(tmp)
+    fsync_file(tmp)
     os.replace(tmp, path)
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush ``path`` to disk, so that a rename after it publishes complete bytes."""
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 
@@ -171,7 +172,7 @@ class OutputDir:
         """Write one shard: its rejects first, then the records; the records file is the
         commit point, so a shard counts as finished only when both are on disk. ``staged``
         shards go to staging/ until :meth:`commit` moves them into data/."""
-        schema.check_table(records, schema.RECORD_SCHEMA, f"shard {index}")
+        schema.check_table(records, schema.layout_of(records), f"shard {index}")
         write_parquet_atomic(rejects, self.state_dir / f"rejects-{index:05d}.parquet")
         folder = self.staging_dir if staged else self.data_dir
         folder.mkdir(parents=True, exist_ok=True)

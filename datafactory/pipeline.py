@@ -22,16 +22,30 @@ log = logging.getLogger(__name__)
 
 
 def assemble(config: PipelineConfig) -> list[Stage]:
-    """Instantiate the stages, check their models and their output schema; no heavy loading."""
+    """Instantiate the stages, check their models, and give each the pipeline's record layout;
+    no heavy loading."""
     stages = []
     for index, spec in enumerate(config.stages):
-        stage_cls = registry.get(spec.name)
-        stage = stage_cls(spec.options, seed=config.seed)
+        stage = registry.stages.require(spec.name)(spec.options, seed=config.seed)
         stage.check(source=config.source, field=f"stages[{index}]({spec.name})")
-        if not stage_cls.output_schema.equals(schema.STAGE_OUTPUT_SCHEMA, check_metadata=False):
-            raise StageError(f"stage {spec.name!r} declares an output schema other than the record schema")
         stages.append(stage)
+    layout = record_schema(stages)
+    for stage in stages:
+        stage.record_schema = layout
     return stages
+
+
+def record_schema(stages: list[Stage]) -> pa.Schema:
+    """The layout of a pipeline's records: the shared one, with the scores its stages declare."""
+    try:
+        return schema.record_schema(name for stage in stages for name in stage.scores)
+    except ValueError as exc:
+        raise StageError(f"a stage declares a bad score name: {exc}") from None
+
+
+def record_layout(stages: list[Stage]) -> pa.Schema:
+    """The record layout ``assemble`` gave the stages (the shared one for no stages)."""
+    return stages[0].record_schema if stages else schema.RECORD_SCHEMA
 
 
 @dataclass
@@ -52,7 +66,7 @@ def run_stages(stages: list[Stage], batch: pa.Table) -> StageResult:
             break
         current, rejected = apply_stage(stage, current)
         rejects.extend(rejected)
-    return StageResult(current.cast(schema.RECORD_SCHEMA), rejects)
+    return StageResult(current.cast(record_layout(stages)), rejects)
 
 
 def apply_stage(stage: Stage, batch: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
@@ -80,13 +94,13 @@ def apply_stage(stage: Stage, batch: pa.Table) -> tuple[pa.Table, list[dict[str,
             continue
         outputs.append(records)
         rejects.extend(skipped)
-    records = pa.concat_tables(outputs) if outputs else schema.RECORD_SCHEMA.empty_table()
+    records = pa.concat_tables(outputs) if outputs else stage.record_schema.empty_table()
     return records, rejects
 
 
 def _split(stage: Stage, output: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
     try:
-        schema.check_table(output, schema.STAGE_OUTPUT_SCHEMA, f"output of stage {stage.name!r}")
+        schema.check_table(output, schema.stage_output_schema(stage.record_schema), f"output of stage {stage.name!r}")
     except ValueError as exc:
         raise StageError(str(exc)) from None
     rejected = pc.is_valid(output.column(schema.REJECT_REASON))
@@ -94,4 +108,4 @@ def _split(stage: Stage, output: pa.Table) -> tuple[pa.Table, list[dict[str, Any
                 "reason": row[schema.REJECT_REASON]}
                for row in output.filter(rejected).select(["id", "parent_id", schema.REJECT_REASON]).to_pylist()]
     records = output.filter(pc.invert(rejected)).drop_columns([schema.REJECT_REASON])
-    return records.cast(schema.RECORD_SCHEMA), skipped
+    return records.cast(stage.record_schema), skipped

@@ -22,10 +22,9 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datafactory import schema
 from datafactory.errors import DatafactoryError, ExecutorError, StageError
 from datafactory.executor import ShardWork, merge_stats, subtract_stats
-from datafactory.pipeline import StageResult, apply_stage
+from datafactory.pipeline import StageResult, apply_stage, record_layout
 from datafactory.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -35,9 +34,16 @@ _EXTRA = [("_shard", pa.int64()), ("_row", pa.int64()), ("_batch", pa.int64()),
           ("_reject_stage", pa.string()), ("_reject_kind", pa.string()), ("_reject_reason", pa.string())]
 #: Rows between stages: the record columns (nullable, so a reject row carries only its ids)
 #: and where the row belongs.
-CARRIER_SCHEMA = pa.schema([field.with_nullable(True) for field in schema.RECORD_SCHEMA]
-                           + [pa.field(name, kind) for name, kind in _EXTRA])
-_NULLABLE_RECORD = pa.schema([CARRIER_SCHEMA.field(name) for name in schema.RECORD_SCHEMA.names])
+
+
+def carrier_schema(layout: pa.Schema) -> pa.Schema:
+    """Rows between stages: the pipeline's record columns (nullable, so that a reject row
+    carries only its ids) and where the row belongs."""
+    return pa.schema([field.with_nullable(True) for field in layout] + [pa.field(name, kind) for name, kind in _EXTRA])
+
+
+def _nullable(layout: pa.Schema) -> pa.Schema:
+    return pa.schema([field.with_nullable(True) for field in layout])
 
 
 def import_ray(local: bool = True) -> Any:
@@ -75,6 +81,12 @@ class RayExecutor:
         self._started = False
         self._reporter: Any = None
 
+    @classmethod
+    def from_options(cls, *, address: str | None = None, workers: int = 2, cpus_per_worker: float = 0.5,
+                     gpus_per_worker: float = 1.0, progress: bool | None = None) -> "RayExecutor":
+        return cls(address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                   gpus_per_worker=gpus_per_worker, progress=progress)
+
     def sets_up_on_driver(self, stage: Stage) -> bool:
         # Only stages that fit on the corpus need their models here; the others load theirs in
         # the actors (on a GPU node, say), not on the driver.
@@ -103,11 +115,12 @@ class RayExecutor:
         self._check_resources(stages)
         # The driver holds each shard's intake results until its rows come back.
         works = list(works)
+        layout = record_layout(stages)
         refs, number = [], 0
         for work in works:
             row_of = work.row_of()
             for batch in work.batches(batch_size):
-                refs.append(ray.put(_carrier(batch, work.index, number, row_of)))
+                refs.append(ray.put(_carrier(batch, work.index, number, row_of, layout)))
                 number += 1
         if not refs:
             yield from ((work, []) for work in works)
@@ -119,11 +132,11 @@ class RayExecutor:
         context.execution_options.preserve_order = True  # shards come back whole and in order
         context.enable_progress_bars = bool(self.progress)
         try:
-            yield from self._stream(stages, works, refs)
+            yield from self._stream(stages, works, refs, layout)
         finally:  # a notebook's own Ray Data settings are left as they were
             context.execution_options.preserve_order, context.enable_progress_bars = saved
 
-    def _stream(self, stages: list[Stage], works: list[ShardWork], refs: list[Any]
+    def _stream(self, stages: list[Stage], works: list[ShardWork], refs: list[Any], layout: pa.Schema
                 ) -> Iterator[tuple[ShardWork, list[StageResult]]]:
         ray = self.ray
         from ray.data import ActorPoolStrategy
@@ -146,10 +159,10 @@ class RayExecutor:
             newest = pc.max(shards).as_py()
             # Blocks arrive in input order: a shard is whole once a later shard shows up.
             while position < len(works) and works[position].index < newest:
-                yield works[position], _results(pending.pop(works[position].index, []))
+                yield works[position], _results(pending.pop(works[position].index, []), layout)
                 position += 1
         for work in works[position:]:
-            yield work, _results(pending.pop(work.index, []))
+            yield work, _results(pending.pop(work.index, []), layout)
 
     def stage_info(self, stages: list[Stage]) -> list[dict[str, Any]]:
         reported = self.ray.get(self._reporter.report.remote()) if self._reporter is not None else None
@@ -192,6 +205,8 @@ class StageActor:
         import ray
 
         self.stage, self.position, self.reporter = stage, position, reporter
+        self.layout = stage.record_schema
+        self.carrier = carrier_schema(self.layout)
         try:
             stage.setup()
         except Exception as exc:
@@ -207,26 +222,26 @@ class StageActor:
         now = self.stage.run_stats()
         ray.get(self.reporter.add.remote(self.position, subtract_stats(now, self.last)))
         self.last = now
-        return pa.concat_tables(out).cast(CARRIER_SCHEMA)
+        return pa.concat_tables(out).cast(self.carrier)
 
     def _batch(self, rows: pa.Table) -> pa.Table:
         waiting = pc.is_null(rows.column("_reject_kind"))
         done, todo = rows.filter(pc.invert(waiting)), rows.filter(waiting)
         if todo.num_rows == 0:
             return rows
-        made, rejects = apply_stage(self.stage, todo.select(schema.RECORD_SCHEMA.names).cast(schema.RECORD_SCHEMA))
+        made, rejects = apply_stage(self.stage, todo.select(self.layout.names).cast(self.layout))
         place = {pid: (shard, row, batch) for pid, shard, row, batch in zip(
             *(todo.column(name).to_pylist() for name in ("parent_id", "_shard", "_row", "_batch")))}
         where = [place[pid] for pid in made.column("parent_id").to_pylist()]
-        made = made.cast(_NULLABLE_RECORD)
+        made = made.cast(_nullable(self.layout))
         for index, name in enumerate(("_shard", "_row", "_batch")):
-            made = made.append_column(CARRIER_SCHEMA.field(name), pa.array([w[index] for w in where], pa.int64()))
+            made = made.append_column(self.carrier.field(name), pa.array([w[index] for w in where], pa.int64()))
         for name in ("_reject_stage", "_reject_kind", "_reject_reason"):
-            made = made.append_column(CARRIER_SCHEMA.field(name), pa.nulls(made.num_rows, pa.string()))
+            made = made.append_column(self.carrier.field(name), pa.nulls(made.num_rows, pa.string()))
         refused = pa.Table.from_pylist([
             {"id": r["id"], "parent_id": r["parent_id"], "_shard": place[r["parent_id"]][0],
              "_row": place[r["parent_id"]][1], "_batch": place[r["parent_id"]][2], "_reject_stage": r["stage"],
-             "_reject_kind": r["kind"], "_reject_reason": r["reason"]} for r in rejects], schema=CARRIER_SCHEMA)
+             "_reject_kind": r["kind"], "_reject_reason": r["reason"]} for r in rejects], schema=self.carrier)
         # Earlier stages' rejects first: the order the local executor reports them in.
         return pa.concat_tables([done, made, refused])
 
@@ -279,17 +294,18 @@ def _worker_error(exc: Exception) -> DatafactoryError:
     return ExecutorError(f"a Ray worker failed: {type(cause).__name__}: {last}")
 
 
-def _carrier(batch: list[dict[str, Any]], shard: int, number: int, row_of: dict[str, int]) -> pa.Table:
+def _carrier(batch: list[dict[str, Any]], shard: int, number: int, row_of: dict[str, int], layout: pa.Schema
+             ) -> pa.Table:
     rows = [{**record, "_shard": shard, "_row": row_of[record["id"]], "_batch": number} for record in batch]
-    return pa.Table.from_pylist(rows, schema=CARRIER_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=carrier_schema(layout))
 
 
-def _results(blocks: list[pa.Table]) -> list[StageResult]:
+def _results(blocks: list[pa.Table], layout: pa.Schema) -> list[StageResult]:
     if not blocks:
         return []
     rows = pa.concat_tables(blocks)
     refused = pc.is_valid(rows.column("_reject_kind"))
-    records = rows.filter(pc.invert(refused)).select(schema.RECORD_SCHEMA.names).cast(schema.RECORD_SCHEMA)
+    records = rows.filter(pc.invert(refused)).select(layout.names).cast(layout)
     rejects = [{"id": r["id"], "parent_id": r["parent_id"], "stage": r["_reject_stage"], "kind": r["_reject_kind"],
                 "reason": r["_reject_reason"]}
                for r in rows.filter(refused).select(["id", "parent_id", "_reject_stage", "_reject_kind",

@@ -13,34 +13,29 @@ input give byte-identical shards whether the build runs in one go or is killed a
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import itertools
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from datafactory import readers, schema
 from datafactory.config import InputConfig, LimitsConfig, PipelineConfig
-from datafactory.errors import (
-    OutputError,
-    ResumeMismatchError,
-    StageError,
-    UnfinishedBuildError,
-)
+from datafactory.errors import OutputError, StageError
 from datafactory.card import render_card
-from datafactory.executor import LocalExecutor, ShardWork, assemble_shard, chunks
+from datafactory.executor import Executor, LocalExecutor, ShardWork, assemble_shard, chunks
 from datafactory.incremental import check_incremental, input_key, known_inputs
 from datafactory.intake import Intake
 from datafactory.lock import BuildLock
 from datafactory.manifest import add_totals, build_manifest, run_record, runs_of, shard_entries
 from datafactory.output import OutputDir
-from datafactory.pipeline import assemble
+from datafactory.pipeline import assemble, record_layout
+from datafactory.plan import Plan, build_fingerprint, inputs_fingerprint, plan
+from datafactory.progress import bar as progress_bar
 from datafactory.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -77,7 +72,7 @@ def build(
     dry_run: bool = False,
     progress: bool | None = None,
     incremental: bool = False,
-    executor: Any = None,
+    executor: Executor | None = None,
 ) -> BuildResult:
     """Build ``config`` into ``config.output``. ``progress=None`` shows a bar on a terminal only.
 
@@ -93,23 +88,19 @@ def build(
         check_incremental(config, stages)
     executor = executor or LocalExecutor()
     out = OutputDir(config.output)
-    input_fp = _inputs_fingerprint(config, stages)
-    build_fp = _build_fingerprint(config, input_fp, limit)
-    if config.output.exists() and not config.output.is_dir():
-        raise OutputError(f"{config.output} exists and is not a folder; choose another output")
-    if config.output.exists() and out.manifest() is None and out.state() is None and out.foreign_files():
-        raise OutputError(f"{config.output} is not empty and holds no datafactory build "
-                          f"({', '.join(out.foreign_files()[:3])}, ...); choose an empty or new folder")
+    input_fp = inputs_fingerprint(config, stages)
+    build_fp = build_fingerprint(config, input_fp, limit)
+    decide = functools.partial(plan, out, build_fingerprint=build_fp, config_fingerprint=config.fingerprint(),
+                               input_fingerprint=input_fp, resume=resume, overwrite=overwrite,
+                               incremental=incremental, can_grow=not any(stage.corpus_wide for stage in stages))
     if dry_run:
-        return _plan(config, stages, out, limit, build_fp, incremental)
+        return _dry_run(config, stages, limit, decide())
 
     config.output.mkdir(parents=True, exist_ok=True)
     with BuildLock(out.state_dir):
         if out.recover():
             log.warning("finished committing the incremental run that was interrupted in %s", config.output)
-        current = {"config_fingerprint": config.fingerprint(), "input_fingerprint": input_fp}
-        mode = _decide(out, build_fp, current, resume=resume, overwrite=overwrite, incremental=incremental,
-                       can_grow=not any(stage.corpus_wide for stage in stages))
+        mode = decide().require()
         if mode == "unchanged":
             out.discard_staging()
             out.cleanup_state()
@@ -129,7 +120,7 @@ class _Job:
     config: PipelineConfig
     stages: list[Stage]
     out: OutputDir
-    executor: Any
+    executor: Executor
     limit: int | None
     input_fp: str
     build_fp: str
@@ -247,7 +238,7 @@ class _Job:
     def _intake(self) -> Intake:
         # A new one per pass over the input: it remembers the ids it has seen.
         config = self.config
-        return Intake(config.input, config.limits, config.dataset_name, str(config.input.path))
+        return Intake.reading(config.input, config.limits)
 
     def _rows(self) -> Iterator[Any]:
         rows = readers.iter_rows(self.config.input)
@@ -269,10 +260,10 @@ class _Job:
         """Write each shard the executor finishes; ``begin`` runs once, before the first write."""
         config, source = self.config, str(self.config.input.path)
         initial = done if total is None else min(done, total)
-        with tqdm(total=total, initial=initial, unit="row", desc="build", disable=_no_bar(self.progress),
-                  file=sys.stderr) as bar:
+        with progress_bar(total=total, initial=initial, desc="build", progress=self.progress) as bar:
             for work, results in self.executor.run(self.stages, works, config.batch_size):
-                records, rejects = assemble_shard(work, results, emit_real=config.emit_real, source=source)
+                records, rejects = assemble_shard(work, results, emit_real=config.emit_real, source=source,
+                                                  layout=record_layout(self.stages))
                 if begin is not None:
                     begin()
                     begin = None
@@ -300,59 +291,6 @@ def _warn_changed_models(previous: dict[str, Any], manifest: dict[str, Any]) -> 
             manifest["runs"][-1].setdefault("warnings", []).append(f"models of stage {now['name']} changed")
 
 
-def _decide(out: OutputDir, build_fp: str, current: dict[str, str], *, resume: bool, overwrite: bool,
-            incremental: bool, can_grow: bool) -> str:
-    """``fresh``, ``resume``, ``append`` (an incremental run on a built dataset) or ``unchanged``."""
-    manifest, state = out.manifest(), out.state()
-    if overwrite:
-        return "fresh"
-    if manifest is not None:
-        if manifest.get("build_fingerprint") == build_fp:
-            return "unchanged"
-        same_config = manifest.get("config_fingerprint") == current["config_fingerprint"] \
-            and manifest.get("schema_version") == schema.SCHEMA_VERSION
-        if incremental and same_config:
-            return "append"
-        if incremental:
-            raise OutputError(f"{out.root} was built from another config (or datafactory schema); an incremental "
-                              "run would mix the two: pass --overwrite to rebuild it, or choose another --output")
-        if same_config and can_grow:
-            raise OutputError(f"{out.root} holds a finished build of another input or --limit: pass --incremental "
-                              "to add the input's new rows to it, --overwrite to rebuild it, or choose another --output")
-        raise OutputError(f"{out.root} holds a finished build of another config, input or --limit; "
-                          "pass --overwrite to replace it or choose another --output")
-    if state is not None:
-        if incremental:
-            # A scheduled job continues its own crashed first run, and starts over after a change.
-            return "resume" if state.get("build_fingerprint") == build_fp else "fresh"
-        if not resume:
-            raise UnfinishedBuildError(
-                f"{out.root} holds an unfinished build ({out.finished_shards()} shard(s) done); "
-                "pass --resume to continue it or --overwrite to start over")
-        if state.get("build_fingerprint") != build_fp:
-            what = [name for name, key in (("the config", "config_fingerprint"), ("the input", "input_fingerprint"))
-                    if state.get(key) != current[key]] or ["--limit"]
-            raise ResumeMismatchError(
-                f"cannot resume {out.root}: {' and '.join(what)} changed since the build started; "
-                "pass --overwrite to start over with the new one")
-        return "resume"
-    return "fresh"
-
-
-def _inputs_fingerprint(config: PipelineConfig, stages: list[Stage]) -> str:
-    """The pipeline input's fingerprint, combined with those of the inputs stages read besides
-    it (an entity bank's corpus, an image pool): a change to any of them changes the build."""
-    main = readers.fingerprint(config.input)
-    extra = [f"{stage.name}:{readers.fingerprint(cfg)}" for stage in stages
-             for cfg in (stage.corpus_input(), *stage.side_inputs().values()) if cfg is not None]
-    return main if not extra else hashlib.sha256("|".join([main, *extra]).encode()).hexdigest()
-
-
-def _build_fingerprint(config: PipelineConfig, input_fp: str, limit: int | None) -> str:
-    key = f"{config.fingerprint()}|{input_fp}|{limit}|{schema.SCHEMA_VERSION}"
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def _setup(stage: Stage) -> None:
     try:
         stage.setup()
@@ -365,41 +303,27 @@ def _fit(config: PipelineConfig, stages: list[Stage], input_rows: int | None, pr
         if not stage.needs_corpus:
             continue
         for name, side in stage.side_inputs().items():
-            with tqdm(total=readers.count_rows(side), unit="row", desc=f"read {name} for {stage.name}",
-                      disable=_no_bar(progress), file=sys.stderr) as bar:
+            with progress_bar(total=readers.count_rows(side), desc=f"read {name} for {stage.name}",
+                              progress=progress) as bar:
                 stage.fit_side(name, _real_batches(side, LimitsConfig(), config.batch_size, bar))
         own_input = stage.corpus_input()
         input_cfg = own_input or config.input
         limits = config.limits if own_input is None else LimitsConfig()
         total = input_rows if own_input is None else readers.count_rows(own_input)
-        with tqdm(total=total, unit="row", desc=f"fit {stage.name}", disable=_no_bar(progress), file=sys.stderr) as bar:
+        with progress_bar(total=total, desc=f"fit {stage.name}", progress=progress) as bar:
             stage.fit(_real_batches(input_cfg, limits, config.batch_size, bar))
 
 
-def _real_batches(input_cfg: InputConfig, limits: LimitsConfig, size: int, bar: tqdm) -> Iterator[pa.Table]:
-    intake = Intake(input_cfg, limits, input_cfg.name or input_cfg.path.stem, str(input_cfg.path))
+def _real_batches(input_cfg: InputConfig, limits: LimitsConfig, size: int, bar: Any) -> Iterator[pa.Table]:
+    intake = Intake.reading(input_cfg, limits)
     for chunk in chunks(readers.iter_rows(input_cfg), size):
         records = [record for record, _ in map(intake, chunk) if record is not None]
         bar.update(len(chunk))
         yield schema.to_table(records)
 
 
-def _plan(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: int | None, build_fp: str,
-          incremental: bool) -> BuildResult:
-    manifest = out.manifest() if config.output.exists() else None
-    state = out.state() if config.output.exists() else None
-    if manifest is not None:
-        if manifest.get("build_fingerprint") == build_fp:
-            would = "nothing (already built)"
-        elif incremental and manifest.get("config_fingerprint") == config.fingerprint():
-            would = f"add the input's new rows as run {len(manifest.get('runs') or [None]) + 1}"
-        else:
-            would = "refuse without --overwrite"
-    elif state is not None:
-        would = f"resume after {out.finished_shards()} finished shard(s) with --resume"
-    else:
-        would = "build from scratch"
-    plan = {
+def _dry_run(config: PipelineConfig, stages: list[Stage], limit: int | None, decided: Plan) -> BuildResult:
+    summary = {
         "config": config.source,
         "input": str(config.input.path),
         "format": readers.detect_format(config.input),
@@ -407,9 +331,9 @@ def _plan(config: PipelineConfig, stages: list[Stage], out: OutputDir, limit: in
         "output": str(config.output),
         "stages": [stage.name for stage in stages],
         "seed": config.seed,
-        "would": would,
+        "would": decided.would,
     }
-    return BuildResult(config.output, "dry-run", plan=plan)
+    return BuildResult(config.output, "dry-run", plan=summary)
 
 
 def _result(output: Path, status: str, manifest: dict[str, Any] | None, run: dict[str, Any] | None = None) -> BuildResult:
@@ -425,11 +349,3 @@ def _result(output: Path, status: str, manifest: dict[str, Any] | None, run: dic
         manifest=manifest,
         run=run,
     )
-
-
-def _no_bar(progress: bool | None) -> bool:
-    # By default a bar only for a person at a terminal: under cron, systemd or CI, or with
-    # output piped to a file, the log lines alone.
-    if progress is None:
-        return not (sys.stderr.isatty() and sys.stdout.isatty())
-    return not progress

@@ -48,15 +48,25 @@ SPAN_TYPE = pa.struct(
     ]
 )
 
-#: Named scores, null where a stage did not compute them. Fixed names (rather than a map)
-#: so that pandas, pyarrow and datasets all read them as plain columns.
-SCORES_TYPE = pa.struct(
-    [
-        pa.field("discriminator", pa.float64()),
-        pa.field("retrieval_similarity", pa.float64()),
-        pa.field("generator_logprob", pa.float64()),
-    ]
-)
+#: Scores every record carries, null where no stage set them. Named fields (rather than a
+#: map) so that pandas, pyarrow and datasets all read them as plain columns. A stage declares
+#: the scores it sets (``Stage.scores``); one outside these adds a field after them, in the
+#: datasets of the pipelines that use it (see :func:`record_schema`).
+CORE_SCORES = ("discriminator", "retrieval_similarity", "generator_logprob")
+
+
+def scores_type(extra: Iterable[str] = ()) -> pa.StructType:
+    """The scores struct: the core scores, then ``extra`` names not among them, in order."""
+    names = list(CORE_SCORES)
+    for name in extra:
+        if not name.isidentifier():
+            raise ValueError(f"score name {name!r} must be an identifier (letters, digits, underscores)")
+        if name not in names:
+            names.append(name)
+    return pa.struct([pa.field(name, pa.float64()) for name in names])
+
+
+SCORES_TYPE = scores_type()
 
 #: How one manipulation was made. ``params`` is the stage's full config as canonical JSON,
 #: so any stage's options fit one column type; ``stats`` (JSON, nullable) is what the stage
@@ -76,25 +86,32 @@ PROVENANCE_TYPE = pa.struct(
 
 IMAGE_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 
-RECORD_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("parent_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("title", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("caption", pa.string()),
-        pa.field("image", IMAGE_TYPE),
-        pa.field("falsified", pa.bool_(), nullable=False),
-        pa.field("source_label", pa.string()),
-        pa.field("metadata", pa.string()),
-        pa.field("manipulations", pa.list_(pa.string()), nullable=False),
-        pa.field("spans", pa.list_(SPAN_TYPE), nullable=False),
-        pa.field("scores", SCORES_TYPE),
-        pa.field("provenance", pa.list_(PROVENANCE_TYPE), nullable=False),
-    ],
-    metadata={b"datafactory.schema_version": SCHEMA_VERSION.encode()},
-)
+
+def record_schema(extra_scores: Iterable[str] = ()) -> pa.Schema:
+    """The record layout; ``extra_scores`` (declared by a pipeline's stages) extend ``scores``."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("parent_id", pa.string(), nullable=False),
+            pa.field("dataset", pa.string(), nullable=False),
+            pa.field("title", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("caption", pa.string()),
+            pa.field("image", IMAGE_TYPE),
+            pa.field("falsified", pa.bool_(), nullable=False),
+            pa.field("source_label", pa.string()),
+            pa.field("metadata", pa.string()),
+            pa.field("manipulations", pa.list_(pa.string()), nullable=False),
+            pa.field("spans", pa.list_(SPAN_TYPE), nullable=False),
+            pa.field("scores", scores_type(extra_scores)),
+            pa.field("provenance", pa.list_(PROVENANCE_TYPE), nullable=False),
+        ],
+        metadata={b"datafactory.schema_version": SCHEMA_VERSION.encode()},
+    )
+
+
+#: The layout of a pipeline whose stages set only core scores.
+RECORD_SCHEMA = record_schema()
 
 #: Text fields a stage may read or rewrite.
 TEXT_FIELDS = ("title", "text", "caption")
@@ -102,7 +119,14 @@ TEXT_FIELDS = ("title", "text", "caption")
 #: What a stage returns: records, plus a reason on the rows it could not manipulate
 #: (those rows carry their unchanged input record). The runner splits them off.
 REJECT_REASON = "reject_reason"
-STAGE_OUTPUT_SCHEMA = RECORD_SCHEMA.append(pa.field(REJECT_REASON, pa.string()))
+
+
+def stage_output_schema(records: pa.Schema = None) -> pa.Schema:  # type: ignore[assignment]
+    """What a stage returns for records of layout ``records`` (default RECORD_SCHEMA)."""
+    return (records if records is not None else RECORD_SCHEMA).append(pa.field(REJECT_REASON, pa.string()))
+
+
+STAGE_OUTPUT_SCHEMA = stage_output_schema()
 
 #: rejects.parquet: every input row that produced no output, or that a stage skipped.
 #: ``parent_id`` is the input item's id (null when the row had no usable id), so incremental
@@ -128,8 +152,10 @@ SKIPPED = "skipped"
 ERROR = "error"
 
 
-def empty_scores() -> dict[str, float | None]:
-    return {name: None for name in SCORES_TYPE.names}
+def empty_scores(records: pa.Schema = None) -> dict[str, float | None]:  # type: ignore[assignment]
+    """Every score of the layout ``records`` (default RECORD_SCHEMA), null."""
+    scores = (records if records is not None else RECORD_SCHEMA).field("scores").type
+    return {scores.field(i).name: None for i in range(scores.num_fields)}
 
 
 def real_record(
@@ -169,9 +195,13 @@ def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema = RECORD_SCHEM
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def stage_output(records: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """A stage's return value from dict rows, each optionally carrying ``reject_reason``."""
-    return to_table(records, STAGE_OUTPUT_SCHEMA)
+
+
+def layout_of(table: pa.Table) -> pa.Schema:
+    """The record layout ``table`` should have, given the score names it carries."""
+    scores = table.schema.field("scores").type if "scores" in table.schema.names else SCORES_TYPE
+    names = [scores.field(i).name for i in range(scores.num_fields)] if pa.types.is_struct(scores) else []
+    return record_schema(name for name in names if name not in CORE_SCORES)
 
 
 def check_table(table: pa.Table, schema: pa.Schema, what: str) -> None:

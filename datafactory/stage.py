@@ -7,7 +7,13 @@ A stage never knows about files or executors. The same object runs in the local 
     stage.check(source, field) # cheap: do the models exist?
     stage.setup()              # load models once per worker
     stage.fit(real_batches)    # only stages with needs_corpus = True
-    out = stage(batch)         # pa.Table in RECORD_SCHEMA -> pa.Table in STAGE_OUTPUT_SCHEMA
+    out = stage(batch)         # pa.Table of records -> pa.Table of children and skips
+
+Inside ``__call__`` a stage builds each output row with :meth:`Stage.child` (the manipulated
+record: id, label, manipulations, provenance and scores filled in) or :meth:`Stage.skip` (the
+record back, with why), and returns ``self.output(rows)``. It declares the scores it sets
+(``scores``) and may say what it changed for the card and ``inspect`` (``describe``). A stage
+is found by name through the entry points of ``datafactory.stages`` (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from datafactory import schema
+from datafactory.errors import StageError
 
 
 class StageConfig(BaseModel):
@@ -47,11 +54,17 @@ class Stage(ABC):
     #: Attributes ``setup`` fills with loaded models: left out when the stage is pickled to a
     #: worker (which calls ``setup`` itself), so only the config and what ``fit`` learnt travel.
     worker_resources: ClassVar[tuple[str, ...]] = ()
-    output_schema: ClassVar[pa.Schema] = schema.STAGE_OUTPUT_SCHEMA
+    #: Names of the scores the stage sets on its children (``scores.NAME`` in the records). The
+    #: shared ones are in ``schema.CORE_SCORES``; any other name adds a field to the scores of
+    #: the pipelines that use the stage. Setting an undeclared score is a broken contract.
+    scores: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: StageConfig, *, seed: int):
         self.config = config
         self.seed = seed
+        #: The layout of the records the stage reads and writes: the shared one, plus the scores
+        #: the pipeline's stages declare (set by ``pipeline.assemble``).
+        self.record_schema: pa.Schema = schema.record_schema(self.scores)
 
     def check(self, source: str, field: str) -> None:
         """Raise a ConfigError naming ``source`` (the config file) and the option at fault if the
@@ -105,6 +118,56 @@ class Stage(ABC):
         so a row gets the same randomness whatever batch, shard or worker it lands in."""
         digest = hashlib.sha256(f"{self.seed}\x1f{self.name}\x1f{record_id}".encode()).digest()
         return int.from_bytes(digest[:8], "little")
+
+    # -- making records ---------------------------------------------------------------------
+
+    def child(self, parent: dict[str, Any], *, seed: int, model: str | None = None,
+              model_version: str | None = None, stats: dict[str, Any] | None = None,
+              scores: dict[str, float | None] | None = None, suffix: str = "", **fields: Any) -> dict[str, Any]:
+        """The manipulated child of ``parent``: id ``PARENT_ID:STAGE`` (+ ``suffix``), labelled
+        falsified, this stage appended to its manipulations and provenance (``seed`` it drew
+        from, the ``model`` and its version, per-row ``stats``), ``scores`` merged over the
+        parent's, and ``fields`` (title, text, spans, image...) replacing the parent's."""
+        undeclared = sorted(set(scores or ()) - set(self.scores))
+        if undeclared:
+            raise StageError(f"stage {self.name!r} sets score(s) {', '.join(undeclared)} that it does not declare "
+                             "in its `scores` class attribute")
+        merged = dict(parent["scores"] or {})
+        merged.update(scores or {})
+        return {
+            **parent,
+            **fields,
+            "id": f"{parent['id']}:{self.name}{suffix}",
+            "falsified": True,
+            "manipulations": [*parent["manipulations"], self.name],
+            "scores": merged,
+            "provenance": [*parent["provenance"], self.provenance(seed=seed, model=model, model_version=model_version,
+                                                                   stats=stats)],
+            schema.REJECT_REASON: None,
+        }
+
+    def skip(self, record: dict[str, Any], reason: str) -> dict[str, Any]:
+        """``record`` handed back unchanged, with why the stage could not manipulate it (the
+        runner lists it in the rejects as ``skipped`` and keeps the real item)."""
+        return {**record, schema.REJECT_REASON: reason}
+
+    def provenance(self, *, seed: int, model: str | None = None, model_version: str | None = None,
+                   stats: dict[str, Any] | None = None) -> dict[str, Any]:
+        """How this stage made one row: the provenance entry ``child`` appends."""
+        return {"stage": self.name, "version": self.version, "model": model, "model_version": model_version,
+                "params": self.params_json(), "seed": seed,
+                "stats": schema.canonical_json(stats) if stats else None}
+
+    def output(self, rows: Iterable[dict[str, Any]]) -> pa.Table:
+        """The stage's return value from its children and skips, in the pipeline's record layout."""
+        return schema.to_table(rows, schema.stage_output_schema(self.record_schema))
+
+    @classmethod
+    def describe(cls, record: dict[str, Any]) -> list[tuple[str, str]]:
+        """What this stage changed in ``record`` beyond its spans (which every view shows), as
+        ``(label, text)`` lines for the dataset card, ``inspect`` and reports; e.g. a generated
+        body. Texts are given whole: each view shortens them its own way."""
+        return []
 
     def params_json(self) -> str:
         """The stage's config as canonical JSON, for provenance (computed once: configs are frozen)."""

@@ -21,15 +21,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from datafactory.errors import ModelRefusedError, NotEnoughDataError
+from datafactory.errors import ConfigError, ModelRefusedError, NotEnoughDataError
+from datafactory.images import image_bytes, image_source_of
+from datafactory.model_store import (CARD_FORMAT, MODEL_FILE, check_model_hash, dump_skops, load_skops, now_iso,
+                                     read_card, versions, write_card)
 from datafactory.output import OutputDir
-from detectors.store import (CARD_FORMAT, MODEL_FILE, check_model_hash, dump_skops, load_skops, now_iso,
-                             read_card, versions, write_card)
+from detectors.base import Detector
+
+if TYPE_CHECKING:
+    from detectors.data import LabelledData
 
 
 @dataclass
@@ -43,8 +48,6 @@ class Pairs:
 def load_pairs(build: str | Path, limit: int | None = None) -> Pairs:
     """Caption (else title) and image bytes of every record of a build, labelled real/falsified
     (images stored as paths are read from under the build's image root)."""
-    from datafactory.pair_sheet import image_bytes, image_source_of
-
     pairs = Pairs()
     out = OutputDir(Path(build))
     source = image_source_of(out)
@@ -72,8 +75,10 @@ def _decodes(data: bytes, source: Any) -> bool:
         return False
 
 
-class ClipPairDetector:
-    kind = "clip"
+class ClipPairDetector(Detector):
+    name: ClassVar[str] = "clip"
+    needs_model: ClassVar[bool] = True
+    model_hint: ClassVar[str] = "Give --model: a CLIPModel folder or cached hub id"
 
     def __init__(self, clip_model: str, *, C: float = 1.0, device: str = "auto", classifier: Any = None,
                  card: dict[str, Any] | None = None):
@@ -81,13 +86,37 @@ class ClipPairDetector:
         self.classifier = classifier
         self.card: dict[str, Any] = card or {}
 
+    @classmethod
+    def read_rows(cls, path: str | Path, *, field: str = "caption", label: str = "falsified",
+                  columns: dict[str, str] | None = None, max_rows: int | None = None,
+                  source: str = "<python>") -> "LabelledData":
+        """A build's (caption, image bytes) pairs as labelled rows (``field``, ``label`` and
+        ``columns`` do not apply: see :func:`load_pairs`)."""
+        from detectors.data import LabelledData, is_build
+
+        if not is_build(Path(path)):
+            raise ConfigError(source, None, f"{path} is not a datafactory build",
+                              "The clip detector reads image-caption pairs from builds (e.g. of repurpose_images.yaml)")
+        pairs = load_pairs(path, max_rows)
+        return LabelledData(texts=pairs.items, labels=pairs.labels, groups=pairs.groups, skipped=pairs.skipped,
+                            sources=[{"path": str(path), "rows": len(pairs.labels), "kind": "image-caption pairs"}])
+
+    @classmethod
+    def train(cls, texts: Sequence[tuple[str, bytes]], labels: Sequence[str], val_texts: Sequence[Any] = (),
+              val_labels: Sequence[str] = (), *, model: str | None = None, field: str = "caption",
+              label: str = "falsified", min_df: int = 1, seed: int = 0,
+              options: dict[str, Any] | None = None) -> "ClipPairDetector":
+        """Fit the regression on frozen ``model`` features; of ``options`` only ``device`` applies."""
+        cls.check_model(model)
+        return cls(model, device=(options or {}).get("device", "auto")).fit(texts, labels)
+
     @property
     def classes_(self) -> np.ndarray:
         return self.classifier.classes_
 
     def features(self, items: Sequence[tuple[str, bytes]]) -> np.ndarray:
         from datafactory.images import ImageSource, open_image
-        from pipelines.encoders import load_clip
+        from pipelines.images.encoders import load_clip
 
         clip = load_clip(self.clip_model, self.device)
         images = clip.encode_images([open_image(data, ImageSource()) for _, data in items])
@@ -104,7 +133,7 @@ class ClipPairDetector:
         self.classifier = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
         features = self.features(items)
         self.classifier.fit(features, list(labels))
-        self.card = {"format": CARD_FORMAT, "kind": self.kind, "clip_model": self.clip_model,
+        self.card = {"format": CARD_FORMAT, "kind": self.name, "clip_model": self.clip_model,
                      "classes": [str(c) for c in self.classes_], "rows": len(labels),
                      "rows_per_class": dict(sorted(counts.items())), "params": {"C": self.C},
                      "training_accuracy": float(np.mean(self.classifier.predict(features) == np.asarray(labels)))}
@@ -130,7 +159,7 @@ class ClipPairDetector:
              device: str = "auto") -> "ClipPairDetector":
         folder = Path(folder)
         card = read_card(folder, source=source, field=field)
-        if card.get("kind") != cls.kind:
+        if card.get("kind") != cls.name:
             raise ModelRefusedError(source, field, f"{folder} holds a {card.get('kind')!r} detector, not a clip one",
                                     "Point it at a folder written with --detector clip")
         classifier = load_skops(check_model_hash(folder, card, source=source, field=field), source=source, field=field)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from datafactory import readers, schema
 from datafactory.config import InputConfig
 from datafactory.errors import ConfigError, InputNotFoundError
-from datafactory.inspect import load_summary
+from datafactory.summary import load_summary
 from datafactory.output import MANIFEST, STATE_DIR, OutputDir
 
 #: The build's label column, and the class names its False / True become.

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from datafactory.errors import ModelRefusedError, NotEnoughDataError
-from detectors.store import (
+from datafactory.model_store import (
     CARD_FORMAT,
     MODEL_FILE,
     check_model_hash,
@@ -32,19 +32,20 @@ from detectors.store import (
     versions,
     write_card,
 )
+from detectors.base import Detector
 
 
 TRAINING_ACCURACY_SAMPLE = 10_000
 
 
-class TfidfDetector:
+class TfidfDetector(Detector):
     """A scikit-learn ``Pipeline(TfidfVectorizer, LogisticRegression)`` with a card.
 
     ``min_df``: drop n-grams seen in fewer documents (an int) or a smaller share of them (a
     float); ``C``: inverse regularisation strength; classes are weighted by inverse frequency
     (``class_weight="balanced"``) so that a 1:3 real:generated build is not won by majority."""
 
-    kind = "tfidf"
+    name: ClassVar[str] = "tfidf"
 
     def __init__(self, *, min_df: int | float = 1, C: float = 1.0, max_iter: int = 1000, pipeline: Any = None,
                  card: dict[str, Any] | None = None):
@@ -60,6 +61,14 @@ class TfidfDetector:
             ("logreg", LogisticRegression(C=C, max_iter=max_iter, class_weight="balanced")),
         ])
         self.card: dict[str, Any] = card or {}
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str], val_texts: Sequence[str] = (),
+              val_labels: Sequence[str] = (), *, model: str | None = None, field: str = "text",
+              label: str = "falsified", min_df: int = 1, seed: int = 0,
+              options: dict[str, Any] | None = None) -> "TfidfDetector":
+        """Fit on ``texts`` with ``min_df``; nothing to tune on validation rows, no model, no options."""
+        return cls(min_df=min_df).fit(texts, labels, field=field, label=label)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -87,7 +96,7 @@ class TfidfDetector:
         accuracy = float(np.mean(self.pipeline.predict(sample_texts) == sample_labels))
         self.card = {
             "format": CARD_FORMAT,
-            "kind": self.kind,
+            "kind": self.name,
             "classes": [str(c) for c in self.classes_],
             "field": field,
             "label": label,
@@ -122,12 +131,12 @@ class TfidfDetector:
     @classmethod
     def load(cls, folder: str | Path, *, source: str = "<python>", field: str | None = None) -> "TfidfDetector":
         """A saved detector, refused unless its card is a tfidf card and the model file's
-        sha256 matches it (see :mod:`detectors.store`)."""
+        sha256 matches it (see :mod:`datafactory.model_store`)."""
         folder = Path(folder).expanduser()
         card = read_card(folder, source=source, field=field)
-        if card.get("kind") != cls.kind:
-            raise ModelRefusedError(source, field, f"{folder} holds a {card.get('kind')!r} detector, not {cls.kind!r}",
-                                    "Load it with detectors.store.load_detector")
+        if card.get("kind") != cls.name:
+            raise ModelRefusedError(source, field, f"{folder} holds a {card.get('kind')!r} detector, not {cls.name!r}",
+                                    "Load it with datafactory.model_store.load_detector")
         pipeline = load_skops(check_model_hash(folder, card, source=source, field=field), source=source, field=field)
         classes = [str(c) for c in getattr(pipeline, "classes_", [])]
         if not hasattr(pipeline, "predict_proba") or classes != card.get("classes"):

@@ -22,10 +22,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from datafactory.errors import ConfigError, NotEnoughDataError, OutputError
-from detectors.data import FALSIFIED, LabelledData, load_labelled_data
-from detectors.store import is_detector_folder
+from datafactory.model_store import is_detector_folder
+from detectors.base import detector_class
+from detectors.data import FALSIFIED, LabelledData
+from detectors.metrics import evaluate
 
-DETECTORS = ("tfidf", "transformer", "clip")
 #: parent_id of every held-out story, one a line: the split can be checked and reused.
 HELD_OUT_FILE = "held_out_groups.txt"
 
@@ -39,42 +40,6 @@ def grouped_split(groups: Sequence[str | None], holdout: float, seed: int) -> tu
     splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
     train, held_out = next(splitter.split(np.zeros(len(keys)), groups=keys))
     return np.sort(train), np.sort(held_out)
-
-
-def pair_rows(path: str | Path, max_rows: int | None) -> LabelledData:
-    """A build's (caption, image bytes) pairs, as labelled rows for the clip detector."""
-    from detectors.clip_pairs import load_pairs
-    from detectors.data import is_build
-
-    if not is_build(Path(path)):
-        raise ConfigError("train-detector", None, f"{path} is not a datafactory build",
-                          "The clip detector reads image-caption pairs from builds (e.g. of repurpose_images.yaml)")
-    pairs = load_pairs(path, max_rows)
-    return LabelledData(texts=pairs.items, labels=pairs.labels, groups=pairs.groups, skipped=pairs.skipped,
-                        sources=[{"path": str(path), "rows": len(pairs.labels), "kind": "image-caption pairs"}])
-
-
-def fit_detector(detector: str, model: str | None, options: dict[str, Any], texts: list[Any], labels: list[str],
-                 val_texts: list[Any], val_labels: list[str], *, field: str, label: str, min_df: int, seed: int,
-                 source: str = "train-detector") -> Any:
-    """A trained detector of kind ``detector``; transformer and clip need ``model``, and the
-    transformer stops early on the validation rows. ``options`` are the transformer's
-    (epochs, batch_size, ...); clip reads only its ``device``, tfidf none."""
-    if detector != "tfidf" and not model:
-        raise ConfigError(source, "--model", f"the {detector} detector needs a model",
-                          "Give --model: a sequence-classifier (transformer) or CLIPModel (clip) folder or hub id")
-    if detector == "transformer":
-        from detectors.transformer import TransformerDetector
-
-        return TransformerDetector(model, seed=seed, **options).fit(texts, labels, val_texts, val_labels,
-                                                                   field=field, label=label)
-    if detector == "clip":
-        from detectors.clip_pairs import ClipPairDetector
-
-        return ClipPairDetector(model, device=options.get("device", "auto")).fit(texts, labels)
-    from detectors.tfidf import TfidfDetector
-
-    return TfidfDetector(min_df=min_df).fit(texts, labels, field=field, label=label)
 
 
 def _check_output(folder: Path, overwrite: bool) -> None:
@@ -93,12 +58,8 @@ def pick(values: Sequence[Any], indices: Sequence[int]) -> list[Any]:
     return [values[i] for i in indices]
 
 
-def _evaluate(detector: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    predicted = detector.predict(texts)
-    return {"rows": len(labels), "accuracy": float(accuracy_score(labels, predicted)),
-            "f1_macro": float(f1_score(labels, predicted, average="macro")),
+def _evaluate(detector: Any, texts: list[Any], labels: list[str]) -> dict[str, Any]:
+    return {"rows": len(labels), **evaluate(detector, texts, labels),
             "rows_per_class": dict(sorted(Counter(labels).items()))}
 
 
@@ -116,24 +77,24 @@ def train_detector(
     seed: int = 0,
     overwrite: bool = False,
     model: str | None = None,
-    transformer_options: dict[str, Any] | None = None,
+    detector_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train a ``detector`` on ``field`` -> ``label`` of every ``data`` path (the first
     ``max_rows`` usable rows of each), score it on a grouped held-out share, save it to
     ``output``. Returns the card (classes, counts, training and held-out scores) with
     ``output`` and ``held_out_groups`` (also written to ``output/held_out_groups.txt``).
     An ``output`` that holds a detector is replaced only with ``overwrite``; one that holds
-    other files, never."""
-    if detector not in DETECTORS:
-        raise ConfigError("train-detector", "--detector", f"unknown detector {detector!r}",
-                          f"Known detectors: {', '.join(DETECTORS)}")
+    other files, never. ``detector`` is a kind of :data:`datafactory.registry.detectors`;
+    ``model`` and ``detector_options`` go to its ``train`` (see :class:`detectors.base.Detector`)."""
+    kind = detector_class(detector, source="train-detector")
+    kind.check_model(model, source="train-detector")
     if not 0 <= holdout < 1:
         raise ConfigError("train-detector", "--holdout", f"{holdout} is not in [0, 1)", "Use e.g. 0.2, or 0 for none")
     _check_output(Path(output), overwrite)
     rows = LabelledData()
     for path in data:
-        rows.extend(pair_rows(path, max_rows) if detector == "clip"
-                    else load_labelled_data(path, field, label, columns, max_rows))
+        rows.extend(kind.read_rows(path, field=field, label=label, columns=columns, max_rows=max_rows,
+                                   source="train-detector"))
     counts = Counter(rows.labels)
     if len(counts) < 2 or min(counts.values()) < 2:
         raise NotEnoughDataError(
@@ -149,12 +110,12 @@ def train_detector(
         raise NotEnoughDataError(f"the training side of the split lacks class(es) "
                                  f"{sorted(set(counts) - set(train_labels))}; give more rows or a smaller --holdout")
     val_idx = np.array([], dtype=int)
-    if detector == "transformer":  # early stopping on a tenth of the training stories
+    if kind.early_stopping:  # validation rows: a tenth of the training stories
         fit_pos, val_pos = grouped_split(pick(rows.groups, train_idx), 0.1, seed)
         train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
-    trained = fit_detector(detector, model, transformer_options or {}, pick(rows.texts, train_idx), pick(rows.labels, train_idx),
-                           pick(rows.texts, val_idx), pick(rows.labels, val_idx), field=field, label=label,
-                           min_df=min_df, seed=seed)
+    trained = kind.train(pick(rows.texts, train_idx), pick(rows.labels, train_idx), pick(rows.texts, val_idx),
+                         pick(rows.labels, val_idx), model=model, field=field, label=label, min_df=min_df, seed=seed,
+                         options=dict(detector_options or {}))
     held = _evaluate(trained, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None
     held_groups = sorted({g for g in pick(rows.groups, held_idx) if g is not None})
     extra = {

@@ -19,18 +19,23 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from datafactory.errors import ModelRefusedError, NotEnoughDataError
-from detectors.store import CARD_FORMAT, now_iso, read_card, sha256_file, versions, write_card
+from datafactory.model_store import CARD_FORMAT, now_iso, read_card, sha256_file, versions, write_card
+from detectors.base import Detector
 
 WEIGHTS = "model.safetensors"
 
 
-class TransformerDetector:
-    kind = "transformer"
+class TransformerDetector(Detector):
+    name: ClassVar[str] = "transformer"
+    needs_model: ClassVar[bool] = True
+    model_hint: ClassVar[str] = ("Give --model: an AutoModelForSequenceClassification folder or cached hub id "
+                                 "to fine-tune")
+    early_stopping: ClassVar[bool] = True
 
     def __init__(self, model: str, *, epochs: int = 3, batch_size: int = 16, learning_rate: float = 5e-5,
                  max_length: int = 256, patience: int = 1, device: str = "auto", seed: int = 0,
@@ -44,6 +49,17 @@ class TransformerDetector:
         self.tokenizer: Any = None
         self.classes: list[str] = []
         self.card: dict[str, Any] = {}
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str], val_texts: Sequence[str] = (),
+              val_labels: Sequence[str] = (), *, model: str | None = None, field: str = "text",
+              label: str = "falsified", min_df: int = 1, seed: int = 0,
+              options: dict[str, Any] | None = None) -> "TransformerDetector":
+        """Fine-tune ``model`` with ``options`` (epochs, batch_size, learning_rate, max_length,
+        patience, device, progress), stopping early on the validation rows."""
+        cls.check_model(model)
+        return cls(model, seed=seed, **(options or {})).fit(texts, labels, val_texts, val_labels, field=field,
+                                                            label=label)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -110,7 +126,7 @@ class TransformerDetector:
         self.model.eval()
         step = max(1, len(labels) // 2000)  # a sample tells training accuracy well enough
         training_accuracy = self._accuracy(list(texts)[::step], list(labels)[::step])
-        self.card = {"format": CARD_FORMAT, "kind": self.kind, "base_model": self.model_name,
+        self.card = {"format": CARD_FORMAT, "kind": self.name, "base_model": self.model_name,
                      "classes": self.classes, "field": field, "label": label, "rows": len(labels),
                      "rows_per_class": dict(sorted(counts.items())), "params": self.params, "history": history,
                      "training_accuracy": training_accuracy, "best_val_accuracy": best if best >= 0 else None}
@@ -170,7 +186,7 @@ class TransformerDetector:
         folder = Path(folder)
         card = read_card(folder, source=source, field=field)
         weights = folder / WEIGHTS
-        if card.get("kind") != cls.kind or not weights.is_file() or sha256_file(weights) != card.get("model_sha256"):
+        if card.get("kind") != cls.name or not weights.is_file() or sha256_file(weights) != card.get("model_sha256"):
             raise ModelRefusedError(source, field, f"{folder} is not an intact transformer detector (kind "
                                     f"{card.get('kind')!r}, {WEIGHTS} missing or changed since training)",
                                     "Restore the folder or retrain it with datafactory train-detector")

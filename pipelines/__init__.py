@@ -1,4 +1,9 @@
-"""The manipulation stages and the shipped pipeline configs (``*.yaml`` beside this file).
+"""The stages (floor 1) and the shipped pipeline configs (``*.yaml`` beside this file).
 
-Each stage is one module that registers itself with :mod:`datafactory.registry`.
+- :mod:`pipelines.stages`: one module per manipulation, found by name through the entry points
+  of group ``datafactory.stages`` (see :mod:`datafactory.registry`)
+- :mod:`pipelines.entities`: the entity bank entity_swap draws replacements from
+- :mod:`pipelines.generation`: decoding strategies (sampling, beam, PPL-MCTS, rerank),
+  discriminators, generator fine-tuning
+- :mod:`pipelines.images`: CLIP and sentence encoders, embedding index, image matching rules
 """

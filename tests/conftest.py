@@ -97,7 +97,7 @@ def shard_bytes(out: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
     """A random 2-layer GPT-2 with a BPE tokenizer trained on the sample corpus."""
-    from pipelines.tiny_generator import build_tiny_gpt2
+    from pipelines.generation.tiny_generator import build_tiny_gpt2
 
     texts = [f"{r['title']} {r['text']} {r['caption']}" for r in sample_rows()]
     return build_tiny_gpt2(texts, tmp_path_factory.mktemp("tiny-gpt2"), vocab_size=2000, n_layer=2, n_embd=128,
@@ -109,7 +109,7 @@ def trained_generator(tiny_gpt2, tmp_path_factory) -> Path:
     """The tiny GPT-2 fine-tuned on title <sep> body of the sample corpus, enough to write
     sentences: a generator folder as finetune-generator writes it."""
     from datafactory.config import InputConfig
-    from pipelines.finetune_generator import finetune_generator
+    from pipelines.generation.finetune import finetune_generator
 
     output = tmp_path_factory.mktemp("generator") / "model"
     finetune_generator(InputConfig(path=SAMPLE), str(tiny_gpt2), output, steps=200, batch_size=16,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import SPACY_MODEL, sample_rows, write_config, write_jsonl
 from datafactory.cli import app
-from detectors.audit import ExtremeRule, entity_bias, normalise, wilson_interval
+from detectors.evaluation.audit import ExtremeRule, entity_bias, normalise, wilson_interval
 
 # Hong Kong: 18 of 20 falsified; Huawei: 0 of 20; Germany: 10 of 20 (the base rate is 28/60).
 HK = ["Officials in Hong Kong announced new trade rules on Monday.",

@@ -181,7 +181,14 @@ def test_build_dry_run_with_limit_after_a_build(runner, small_config, tmp_path):
     assert invoke(runner, "build", small_config, "--no-progress").exit_code == 0
     result = invoke(runner, "build", small_config, "--dry-run", "--limit", "10")
     assert result.exit_code == 0, result.output
-    assert "    rows: 10" in result.stdout and "refuse without --overwrite" in result.stdout
+    assert "    rows: 10" in result.stdout
+    would = next(line for line in result.stdout.splitlines() if line.strip().startswith("would:"))
+    # The dry run says what the build itself would say, with the option that gets past it.
+    assert "refuse:" in would and "another input or --limit" in would and "--overwrite" in would
+    overwrite = invoke(runner, "build", small_config, "--dry-run", "--limit", "10", "--overwrite")
+    assert "would: build from scratch, replacing what the folder holds" in overwrite.stdout
+    same = invoke(runner, "build", small_config, "--dry-run")
+    assert "would: nothing (already built)" in same.stdout
 
 
 def test_build_resume_and_overwrite_exclude_each_other(runner, small_config, tmp_path):

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from conftest import sample_rows, write_jsonl
 from datafactory.cli import app
 from datafactory.errors import ConfigError
-from detectors.crosseval import cross_evaluate, dataset_names, positive_class
 from detectors.data import load_labelled_data
+from detectors.evaluation.crosseval import cross_evaluate, dataset_names
+from detectors.metrics import positive_class
 from detectors.splits import split_by_story
 
 NAMES = ["topic_a", "topic_b", "shuffled"]
@@ -118,7 +119,7 @@ def test_files_are_written(result):
 
 
 def test_a_one_class_test_split_has_no_auc_and_unknown_classes_are_named(tmp_path):
-    from detectors.crosseval import markdown_matrix, score
+    from detectors.evaluation.crosseval import markdown_matrix, score
     from detectors.tfidf import TfidfDetector
 
     base = [{"text": r["text"], "label": "falsified" if r["category"] == "sports" else "real"}
@@ -139,7 +140,7 @@ def test_a_one_class_test_split_has_no_auc_and_unknown_classes_are_named(tmp_pat
 def test_unknown_detector_kind_lists_the_available_ones(tmp_path, datasets):
     with pytest.raises(ConfigError, match="unknown detector 'bayes'") as error:
         cross_evaluate(datasets, output=tmp_path, detector="bayes")
-    assert "Available kinds: tfidf, transformer, clip" in str(error.value)
+    assert "Known detectors: clip, tfidf, transformer" in str(error.value)
     with pytest.raises(ConfigError, match="needs a model"):
         cross_evaluate(datasets, output=tmp_path, detector="transformer")
 

@@ -20,9 +20,9 @@ from datafactory.cli import app
 from datafactory.errors import ConfigError, ModelNotFoundError, ModelRefusedError, NotEnoughDataError
 from datafactory.output import OutputDir
 from detectors.data import load_labelled_data, load_labelled_texts
-from detectors.store import CARD_FILE, MODEL_FILE, dump_skops, load_detector, load_skops, sha256_file
+from datafactory.model_store import CARD_FILE, MODEL_FILE, dump_skops, load_detector, load_skops, sha256_file
 from detectors.tfidf import TfidfDetector
-from pipelines.discriminators import SklearnClassifier, load_classifier
+from pipelines.generation.discriminators import SklearnClassifier, load_classifier
 
 
 def topics(a: str, b: str) -> tuple[list[str], list[str]]:
@@ -211,6 +211,9 @@ def test_train_detector_cli_keeps_every_story_on_one_side(tmp_path):
     assert card["split"]["held_out_rows"] == sum(p in held_groups for p in parents)
     assert card["split"]["train_rows"] == sum(p not in held_groups for p in parents)
     assert card["holdout"]["rows"] == card["split"]["held_out_rows"] and card["holdout"]["accuracy"] == 1.0
+    # One name per metric across train-detector, crosseval and augment-eval (detectors.metrics).
+    assert card["holdout"]["macro_f1"] == 1.0 and card["holdout"]["roc_auc"] == 1.0
+    assert "f1_macro" not in card["holdout"] and "macro F1 1.0000, ROC AUC 1.0000" in result.output
     assert card["data"][0]["kind"] == "build" and card["rows_per_class_all"] == {"falsified": 50, "real": 80}
 
     judge = load_classifier(str(output), "real")
@@ -237,7 +240,41 @@ def test_train_detector_refuses_to_overwrite_and_to_learn_one_class(tmp_path):
     single = runner.invoke(app, ["train-detector", str(only_real), "-o", str(tmp_path / "det2")])
     assert single.exit_code == 1 and "error[E302]" in single.output and "real': 30" in single.output
     unknown = runner.invoke(app, ["train-detector", str(build), "-o", str(tmp_path / "det3"), "--detector", "bert"])
-    assert unknown.exit_code == 2 and "Known detectors: tfidf" in unknown.output
+    assert unknown.exit_code == 2 and "Known detectors: clip, tfidf, transformer" in unknown.output
+
+
+def test_detector_kinds_come_from_the_registry(tmp_path):
+    """Each shipped class is registered under its name; a kind registered by a plug-in is
+    trained, scored, saved and loaded back with no list of kinds to edit."""
+    from datafactory import registry
+    from detectors.train import train_detector
+
+    assert {name: registry.detectors.require(name).name for name in ("tfidf", "transformer", "clip")} == {
+        "tfidf": "tfidf", "transformer": "transformer", "clip": "clip"}
+
+    class LowercaseDetector(TfidfDetector):  # a plug-in kind: TF-IDF on lower-cased text
+        name = "lowercase_tfidf"
+
+        @classmethod
+        def read_rows(cls, path, **kwargs):
+            rows = super().read_rows(path, **kwargs)
+            rows.texts = [t.lower() for t in rows.texts]
+            return rows
+
+    registry.detectors.register(LowercaseDetector)
+    try:
+        build = write_build(tmp_path / "out", sample_rows()[:40], generated=30)
+        card = train_detector([build], tmp_path / "det", detector="lowercase_tfidf", holdout=0.25)
+        assert card["kind"] == "lowercase_tfidf" and set(card["holdout"]) >= {"accuracy", "macro_f1", "roc_auc"}
+        assert type(load_detector(tmp_path / "det")) is LowercaseDetector
+        assert "lowercase_tfidf" in CliRunner().invoke(app, ["train-detector", str(build), "-o", str(tmp_path / "x"),
+                                                             "--detector", "nope"]).output
+    finally:
+        registry.detectors.unregister("lowercase_tfidf")
+    with pytest.raises(ModelRefusedError, match="names detector kind 'lowercase_tfidf'"):
+        load_detector(tmp_path / "det")
+    with pytest.raises(ConfigError, match="the transformer detector needs a model"):
+        train_detector([build], tmp_path / "det4", detector="transformer")
 
 
 def test_train_detector_help_has_an_example():

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import sample_rows
 from datafactory.errors import ConfigError, ModelNotFoundError, UnknownClassError
-from pipelines.discriminators import (
+from pipelines.generation.discriminators import (
     CausalClassifier,
     HFSequenceClassifier,
     SklearnClassifier,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.embedding_index import EmbeddingCache, content_key, normalise, top_k
+from pipelines.images.embedding_index import EmbeddingCache, content_key, normalise, top_k
 
 
 def random_rows(n: int, d: int, seed: int) -> np.ndarray:

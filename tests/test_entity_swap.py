@@ -10,8 +10,8 @@ import pytest
 
 from conftest import SPACY_MODEL, sample_rows
 from datafactory import schema
-from pipelines.entity_bank import EntityBank, clean_span
-from pipelines.entity_swap import EntitySwap, EntitySwapConfig, _match_case
+from pipelines.entities.entity_bank import EntityBank, clean_span
+from pipelines.stages.entity_swap import EntitySwap, EntitySwapConfig, _match_case
 
 
 def real_table(rows):
@@ -203,7 +203,7 @@ def test_model_loads_from_a_saved_folder(tmp_path, corpus):
 
 
 def test_possessives_follow_the_replacement_spelling():
-    from pipelines.entity_swap import _fix_possessive
+    from pipelines.stages.entity_swap import _fix_possessive
 
     assert _fix_possessive("Germany's budget", 7, "Philippines") == (9, "Philippines'")
     assert _fix_possessive("Philippines' economy", 11, "Germany") == (12, "Germany's")

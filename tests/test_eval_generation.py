@@ -15,7 +15,7 @@ from datafactory import schema
 from datafactory.cli import app
 from datafactory.config import InputConfig
 from datafactory.errors import ModelNotFoundError, NoGeneratedRowsError, NotADatasetError
-from datafactory.generation_eval import (
+from detectors.evaluation.generation import (
     distinct_n,
     evaluate_generation,
     length_stats,
@@ -90,7 +90,7 @@ def test_length_stats_in_words():
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory) -> Path:
-    from pipelines.tiny_generator import build_tiny_gpt2
+    from pipelines.generation.tiny_generator import build_tiny_gpt2
 
     texts = [row["text"] for row in sample_rows()]
     # A short context so that the longest sample bodies are truncated.
@@ -287,7 +287,7 @@ def topic_reference(tmp_path) -> InputConfig:
 
 
 def test_judge_target_accuracy_on_known_texts_and_cost_per_token(tmp_path, topic_judge, topic_reference):
-    from pipelines.discriminators import load_classifier
+    from pipelines.generation.discriminators import load_classifier
 
     build = write_guided_build(tmp_path / "out", guide="/models/another-discriminator")
     report = evaluate_generation(build, topic_reference, judge=str(topic_judge), target="Sports")
@@ -331,7 +331,7 @@ def test_a_judge_that_guided_the_build_is_flagged(tmp_path, topic_judge, topic_r
     assert report["judge"]["guide"] == {"stage": STAGE, "discriminator": "../judges/topics", "by": "path"}
 
     # A copy elsewhere is still the same model: the manifest's model versions tell.
-    from pipelines.discriminators import load_classifier
+    from pipelines.generation.discriminators import load_classifier
 
     version = load_classifier(str(topic_judge), "sports").info()["version"]
     (tmp_path / "elsewhere").mkdir()

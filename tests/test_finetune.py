@@ -22,9 +22,9 @@ from datafactory.config import InputConfig  # noqa: E402
 from datafactory.errors import ConfigError, ModelNotFoundError, OutputError, ResumeMismatchError, \
     UnfinishedBuildError  # noqa: E402
 from datafactory.lm import CARD_FILE, DEFAULT_SEPARATOR, load_generator  # noqa: E402
-from pipelines import finetune_generator as ft  # noqa: E402
-from pipelines.finetune_generator import collate, finetune_generator  # noqa: E402
-from pipelines.tiny_generator import build_tiny_gpt2  # noqa: E402
+from pipelines.generation import finetune as ft  # noqa: E402
+from pipelines.generation.finetune import collate, finetune_generator  # noqa: E402
+from pipelines.generation.tiny_generator import build_tiny_gpt2  # noqa: E402
 
 DATA = InputConfig(path=SAMPLE)
 # A short run with a high learning rate: enough for the tiny model to learn more than word frequencies.

@@ -12,7 +12,7 @@ from datafactory.config import load_config
 from datafactory.errors import ConfigError, ModelNotFoundError
 from datafactory.pipeline import assemble
 from datafactory.runner import build
-from pipelines.generate_article import GenerateArticle, GenerateArticleConfig, degenerate_reason
+from pipelines.stages.generate_article import GenerateArticle, GenerateArticleConfig, degenerate_reason
 
 
 def generate_stage(model, **options):
@@ -106,6 +106,39 @@ def test_bad_generation_configs_stop_before_work(tmp_path, trained_generator):
         assemble(config)
     assert not (tmp_path / "out").exists()
 
+
+
+def test_a_registered_strategy_is_a_valid_option_and_reads_the_stage_config(trained_generator):
+    from pydantic import ValidationError
+
+    from datafactory import registry
+    from pipelines.generation.decoding import Continuation, DecodingOptions, get_strategy, known_strategies
+
+    body = "It rained all day. The river rose."
+    received = []
+
+    @registry.strategies.register
+    class Fixed:
+        name = "fixed_body"
+        needs_discriminator = False
+
+        def generate(self, generator, prompts, seeds, params):
+            received.append(params)
+            ids = generator.tokenizer(body, add_special_tokens=False)["input_ids"]
+            return [Continuation(ids, [-1.0] * len(ids), True) for _ in prompts]
+
+    try:
+        assert "fixed_body" in known_strategies()
+        stage = stage_for(trained_generator, strategy="fixed_body", min_words=3)
+        rows = stage(real_table(2)).to_pylist()
+        assert [r["text"] for r in rows] == [body, body]
+        assert received and all(p is stage.config and isinstance(p, DecodingOptions) for p in received)
+    finally:
+        registry.strategies.unregister("fixed_body")
+    with pytest.raises(ValueError, match=r"unknown decoding strategy 'fixed_body'; known: beam, greedy, mcts, rerank"):
+        get_strategy("fixed_body")
+    with pytest.raises(ValidationError, match="unknown decoding strategy 'fixed_body'"):
+        GenerateArticleConfig(model="x", strategy="fixed_body")
 
 @pytest.mark.slow
 def test_swap_then_generate_end_to_end_and_resume_regenerates_the_same_text(tmp_path, trained_generator, monkeypatch):

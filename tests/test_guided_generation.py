@@ -34,7 +34,7 @@ def guide_and_judge(tmp_path_factory):
     from sklearn.pipeline import make_pipeline
 
     from detectors.tfidf import TfidfDetector
-    from pipelines.discriminators import SklearnClassifier, load_classifier
+    from pipelines.generation.discriminators import SklearnClassifier, load_classifier
 
     guide_rows, judge_rows = _two_categories()
     folder = tmp_path_factory.mktemp("guide") / f"{TARGET}-vs-{OTHER}"
@@ -51,14 +51,14 @@ def _prompts(generator, n=12):
 
 def test_mcts_steers_bodies_toward_the_target_class_far_more_than_sampling(trained_generator, guide_and_judge):
     from datafactory import lm
-    from pipelines.decoding import DecodingParams, get_strategy
+    from pipelines.generation.decoding import DecodingOptions, get_strategy
 
     _, guide, judge = guide_and_judge
     generator = lm.load_generator(str(trained_generator), "cpu")
     prompts = _prompts(generator)
     seeds = list(range(len(prompts)))
-    params = DecodingParams(max_new_tokens=40, min_new_tokens=10, temperature=1.0, top_k=10,
-                            repetition_penalty=1.2, simulations=20, c_puct=1.0, normalize_values=True)
+    params = DecodingOptions(max_new_tokens=40, min_new_tokens=10, temperature=1.0, top_k=10, top_p=1.0,
+                             repetition_penalty=1.2, simulations=20, c_puct=1.0, normalize_values=True)
 
     def judged(strategy):
         outs = strategy.generate(generator, prompts, seeds, params)

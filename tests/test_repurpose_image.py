@@ -38,7 +38,7 @@ def _photo(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    from pipelines.encoders import build_tiny_clip
+    from pipelines.images.encoders import build_tiny_clip
 
     texts = [r["caption"] or r["title"] for r in sample_rows()] + [c for _, c in PHOTOS.values()]
     return build_tiny_clip(texts, tmp_path_factory.mktemp("tiny-clip"))
@@ -180,7 +180,7 @@ def test_the_shipped_pipeline_builds_pairs_from_the_sample_corpus(tmp_path, tiny
     frame = pd.read_parquet(result.output / "data", columns=["caption", "image", "falsified"])
     assert Image.open(io.BytesIO(frame[frame.falsified].image.iloc[0]["bytes"])).size[0] > 0
 
-    from datafactory.pair_sheet import THUMB, pair_rows, write_pair_sheet
+    from detectors.evaluation.contact_sheet import THUMB, pair_rows, write_pair_sheet
 
     shown = pair_rows(result.output, 4)
     assert all(p["new"] for p in shown) and any(p["own"] for p in pair_rows(result.output, 300))
@@ -193,7 +193,7 @@ def test_init_clip_writes_a_model_the_stage_loads(tmp_path):
 
     from conftest import SAMPLE
     from datafactory.cli import app
-    from pipelines.encoders import load_clip
+    from pipelines.images.encoders import load_clip
 
     result = CliRunner().invoke(app, ["init-clip", "--data", str(SAMPLE), "--output", str(tmp_path / "clip")])
     assert result.exit_code == 0, result.output
@@ -251,7 +251,7 @@ class KnownSpace:
 def test_each_strategy_returns_the_known_nearest_neighbour(strategy, expected):
     from datafactory import schema
     from datafactory.images import encode_png
-    from pipelines.repurpose_image import RepurposeImage, RepurposeImageConfig
+    from pipelines.stages.repurpose_image import RepurposeImage, RepurposeImageConfig
 
     basis = np.eye(8, dtype=np.float32)
     pictures = {s: encode_png(np.full((8, 8, 3), 40 * i, dtype=np.uint8)) for i, s in enumerate("abcd")}
@@ -275,7 +275,7 @@ def test_each_strategy_returns_the_known_nearest_neighbour(strategy, expected):
 def test_the_clip_feature_detector_reads_a_build_of_pairs_and_reloads_identically(tmp_path, corpus, tiny_clip):
     from datafactory.errors import ModelRefusedError
     from detectors.clip_pairs import ClipPairDetector, load_pairs
-    from detectors.store import load_detector
+    from datafactory.model_store import load_detector
 
     result = _build(tmp_path, corpus, _stage(tiny_clip, tmp_path, duplicate_threshold=1.0))
     pairs = load_pairs(result.output)
@@ -310,7 +310,7 @@ def test_train_detector_clip_on_a_build_of_pairs(tmp_path, corpus, tiny_clip):
 
 
 def test_crosseval_with_the_clip_detector_over_two_builds_of_pairs(tmp_path, corpus, tiny_clip):
-    from detectors.crosseval import cross_evaluate
+    from detectors.evaluation.crosseval import cross_evaluate
 
     builds = [_build(tmp_path, corpus, _stage(tiny_clip, tmp_path, strategy=s, duplicate_threshold=1.0),
                      output=f"out-{s}").output for s in ("clip_text_image", "random")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.repurpose_match import Match, MatchRules, PoolItem, QueryItem, assign
+from pipelines.images.matching import Match, MatchRules, PoolItem, QueryItem, assign
 
 
 def unit(*values):

@@ -144,7 +144,7 @@ def test_outputs_load_with_pandas_pyarrow_and_datasets(tmp_path):
 
 
 def test_a_stage_that_raises_on_one_row_sends_it_to_rejects(tmp_path, monkeypatch):
-    from pipelines.entity_swap import EntitySwap
+    from pipelines.stages.entity_swap import EntitySwap
 
     original = EntitySwap._swap
 

@@ -40,9 +40,9 @@ def test_it_learns_a_separable_task_and_reports_held_out_accuracy(trained):
 
 
 def test_it_reloads_to_identical_predictions_and_serves_as_a_discriminator(trained):
-    from detectors.store import load_detector
+    from datafactory.model_store import load_detector
     from detectors.transformer import TransformerDetector
-    from pipelines.discriminators import load_classifier
+    from pipelines.generation.discriminators import load_classifier
 
     output, rows = trained
     texts = [r["title"] for r in rows[:10]]

@@ -45,7 +45,7 @@ def audit_cli(
 
     Example: datafactory audit labelled.jsonl --columns label=verdict --positive fake --output out/audit
     """
-    from detectors.audit import audit_dataset, markdown_table
+    from detectors.evaluation.audit import audit_dataset, markdown_table
 
     report = audit_dataset(dataset, field=field, label=label, columns=parse_columns(columns, "audit"),
                            model=model, min_count=min_count, top=top, output=output, positive=positive)

@@ -33,7 +33,7 @@ def augment_eval_cli(
     Example: datafactory augment-eval --base real.jsonl --base-columns label=verdict --label label
     --factory out/swap_and_generate --test other.jsonl --test-columns label=verdict --output out/augment
     """
-    from detectors.augment import augment_eval
+    from detectors.evaluation.augment import augment_eval
 
     report = augment_eval(base, factory, test, output=output, field=field, label=label,
                           base_columns=parse_columns(base_columns, "augment-eval"),

@@ -9,10 +9,11 @@ from typing import Optional
 
 import typer
 
-from datafactory import runs
+from datafactory import registry, runs
 from datafactory.cli.common import handle_errors
 from datafactory.config import load_config
 from datafactory.errors import OutputError
+from datafactory.executor import Executor
 from datafactory.output import write_text_atomic
 from datafactory.runner import build
 
@@ -29,7 +30,7 @@ def build_cli(
         "shards, and record the run in the manifest; earlier shards are never rewritten. A run that fails leaves "
         "the dataset as it was; one with nothing new is a no-op. For scheduled jobs."),
     executor: str = typer.Option("local", "--executor", help="local (this process) or ray (Ray Data actors; "
-                                 "needs pip install 'datafactory[ray]')."),
+                                 "needs pip install 'datafactory[ray]'), or an executor a plug-in registers."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (e.g. ray://head:10001 or "
                                           "auto); default: start a private Ray instance on this machine, on loopback."),
     workers: int = typer.Option(2, "--workers", min=1, help="With --executor ray: actors per stage, each loading "
@@ -62,13 +63,13 @@ def build_cli(
     try:
         if address is not None and executor != "ray":
             raise OutputError("--address names a Ray cluster: add --executor ray")
-        runner = _executor(executor, address, workers, cpus_per_worker, gpus_per_worker, progress)
+        runner = _executor(executor, address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                           gpus_per_worker=gpus_per_worker, progress=progress)
         try:
             result = build(load_config(config, output=output), limit=limit, resume=resume, overwrite=overwrite,
                            dry_run=dry_run, progress=progress, incremental=incremental, executor=runner)
         finally:
-            if runner is not None:
-                runner.close()
+            runner.close()
     except BaseException as exc:
         if not isinstance(exc, (typer.Exit, typer.Abort)) and (as_json or summary_path):
             _report(runs.summary(config=config, started=started, error=exc, code=runs.failure_code(exc)),
@@ -87,15 +88,12 @@ def build_cli(
         raise typer.Exit(code)
 
 
-def _executor(name: str, address: str | None, workers: int, cpus: float, gpus: float, progress: bool | None):
-    if name == "local":
-        return None
-    if name == "ray":
-        from datafactory.ray_executor import RayExecutor
-
-        return RayExecutor(address=address, workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus,
-                           progress=progress)
-    raise typer.BadParameter(f"unknown executor {name!r}; choose local or ray", param_hint="--executor")
+def _executor(name: str, **options) -> Executor:
+    found = registry.executors.get(name)
+    if found is None:
+        raise typer.BadParameter(f"unknown executor {name!r}; choose one of: {', '.join(registry.executors.names())}",
+                                 param_hint="--executor")
+    return found.from_options(**options)
 
 
 def _report(data: dict, as_json: bool, path: Path | None) -> None:

@@ -25,7 +25,7 @@ def init_clip_cli(
 
     Example: datafactory init-clip --data data/sample_news.jsonl --output out/tiny-clip
     """
-    from pipelines.encoders import build_tiny_clip
+    from pipelines.images.encoders import build_tiny_clip
 
     if not data.is_file():
         raise ConfigError("--data", None, f"{data} is not a file", "Give a JSONL corpus")

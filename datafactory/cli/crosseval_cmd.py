@@ -47,7 +47,7 @@ def crosseval_cli(
 
     Example: datafactory crosseval --datasets a.jsonl b.jsonl --columns label=verdict --output out/ab
     """
-    from detectors.crosseval import cross_evaluate, markdown_matrix
+    from detectors.evaluation.crosseval import cross_evaluate, markdown_matrix
 
     result = cross_evaluate([*(datasets or []), *(more or [])], output=output, detector=detector, field=field,
                             label=label, columns=parse_columns(columns, "crosseval"), seed=seed,

@@ -12,9 +12,10 @@ from datafactory.cli.common import handle_errors
 from datafactory.cli.finetune_cmd import parse_columns
 
 # Options train-detector and crosseval share.
-DETECTOR_OPTION = typer.Option("tfidf", "--detector", help="Detector kind: tfidf (TF-IDF word 1-2-grams + "
-                               "logistic regression), transformer (fine-tunes --model) or clip (image-caption "
-                               "pairs of builds, on frozen CLIP --model features).")
+DETECTOR_OPTION = typer.Option("tfidf", "--detector", help="Detector kind, a name in the datafactory.detectors "
+                               "entry-point group. Shipped: tfidf (TF-IDF word 1-2-grams + logistic "
+                               "regression), transformer (fine-tunes --model) and clip (image-caption pairs of "
+                               "builds, on frozen CLIP --model features).")
 MODEL_OPTION = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification folder or "
                             "cached hub id to fine-tune; clip: a CLIPModel folder or id.")
 DEVICE_OPTION = typer.Option("auto", "--device", help="transformer, clip: auto (GPU when present), cpu, cuda[:N].")
@@ -52,7 +53,7 @@ def train_detector_cli(
 
     The held-out split is grouped by parent_id, so a real story and its manipulations never
     sit on both sides. The model saved is the one scored. Load it with
-    pipelines.discriminators.load_classifier, pass it to eval-generation --judge, or name it as
+    pipelines.generation.discriminators.load_classifier, pass it to eval-generation --judge, or name it as
     the discriminator of guided decoding.
 
     Example: datafactory train-detector out/swap_and_generate --field text --output out/real-vs-generated
@@ -70,8 +71,8 @@ def train_detector_cli(
     card = train_detector(data, output, detector=detector, field=field, label=label,
                           columns=parse_columns(columns, "train-detector"), min_df=min_df, max_rows=max_rows,
                           holdout=holdout, seed=seed, overwrite=overwrite, model=model,
-                          transformer_options={"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
-                                               "max_length": max_length, "device": device, "progress": True})
+                          detector_options={"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
+                                            "max_length": max_length, "device": device, "progress": True})
     split, held = card["split"], card["holdout"]
     counts = ", ".join(f"{name} {n}" for name, n in card["rows_per_class_all"].items())
     skipped = sum(card["skipped"].values())
@@ -81,5 +82,6 @@ def train_detector_cli(
     typer.echo(f"training accuracy: {card['training_accuracy']:.4f}")
     if held is not None:
         per_class = ", ".join(f"{name} {n}" for name, n in held["rows_per_class"].items())
-        typer.echo(f"held-out accuracy: {held['accuracy']:.4f}, macro F1 {held['f1_macro']:.4f} ({per_class})")
+        auc = "" if held["roc_auc"] is None else f", ROC AUC {held['roc_auc']:.4f}"
+        typer.echo(f"held-out accuracy: {held['accuracy']:.4f}, macro F1 {held['macro_f1']:.4f}{auc} ({per_class})")
     typer.echo(f"saved {card['output']} ({card['kind']}, classes {', '.join(card['classes'])})")

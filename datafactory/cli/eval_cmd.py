@@ -11,7 +11,7 @@ import typer
 from datafactory.cli.common import handle_errors
 from datafactory.config import MAPPABLE_FIELDS, InputConfig
 from datafactory.errors import ConfigError
-from datafactory.generation_eval import DEFAULT_STAGE, EVAL_DIR, JSON_FILE, MD_FILE, evaluate_generation
+from detectors.evaluation.generation import DEFAULT_STAGE, EVAL_DIR, JSON_FILE, MD_FILE, evaluate_generation
 
 
 def parse_columns(values: list[str]) -> dict[str, str]:

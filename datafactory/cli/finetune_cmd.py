@@ -81,7 +81,7 @@ def finetune_cli(
     Writes safetensors weights, the tokenizer, generator_card.json and README.md. Checkpoints go to
     OUTPUT/checkpoints every --checkpoint-every steps; --resume continues after a crash.
     """
-    from pipelines.finetune_generator import finetune_generator
+    from pipelines.generation.finetune import finetune_generator
 
     result = finetune_generator(
         input_config(data, columns, fmt, split, "finetune-generator"), model, output, steps=steps, epochs=epochs,
@@ -115,7 +115,7 @@ def init_cli(
 
     Example: datafactory init-generator --data data/sample_news.jsonl --output out/tiny-gpt2 --vocab-size 2000
     """
-    from pipelines.finetune_generator import init_generator
+    from pipelines.generation.tiny_generator import init_generator
 
     path = init_generator(input_config(data, columns, fmt, split, "init-generator"), output,
                           vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import typer
 
-from datafactory.card import snippet
+from datafactory.card import described, highlight, snippet
 from datafactory.cli.common import handle_errors
-from datafactory.inspect import load_summary
+from datafactory.summary import load_summary
 
 
 @handle_errors
@@ -47,10 +47,17 @@ def inspect_cli(
         typer.echo("\n" + typer.style(record["id"], bold=True) + f"  parent={record['parent_id']}")
         for field in ("title", "text", "caption"):
             if any(s["field"] == field for s in record["spans"]):
-                typer.echo(f"  {field}: {summary.highlighted(record, field)}")
-        if "generate_article" in record["manipulations"]:
-            typer.echo(f"  text (generated): {snippet(record['text'])}")
+                typer.echo(f"  {field}: {_highlighted(record, field)}")
+        for label, text in described(record):
+            typer.echo(f"  {label}: {snippet(text)}")
     if pairs is not None:
-        from datafactory.pair_sheet import write_pair_sheet
+        from detectors.evaluation.contact_sheet import write_pair_sheet
 
         typer.echo(f"\nwrote {write_pair_sheet(out_dir, pairs, pair_rows)}")
+
+
+def _highlighted(record: dict, field: str) -> str:
+    """The field with each span as ``[original -> replacement]``, coloured on a terminal."""
+    return highlight(record[field], record["spans"], field,
+                     markup=("[" + typer.style("", fg="red", reset=False), typer.style(" -> ", reset=True)
+                             + typer.style("", fg="green", bold=True, reset=False), typer.style("]", reset=True)))

@@ -1,0 +1,1 @@
+"""What repurpose_image needs: CLIP and sentence encoders, an embedding index, matching rules."""
