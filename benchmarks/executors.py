@@ -149,9 +149,9 @@ def actor_rss() -> dict[int, int]:
 
 def fresh_models() -> None:
     """Forget the per-process model caches, so that each build loads (and pays for) its models."""
-    from datafactory import lm, models
+    from datafactory import lm, spacy_models
 
-    models.load_spacy_ner.cache_clear()
+    spacy_models.load_spacy_ner.cache_clear()
     lm.load_generator.cache_clear()
     gc.collect()
     # Hand freed heap back to the OS (glibc), else the next build reuses it unseen by RSS.

@@ -88,6 +88,11 @@ class DecodingStrategy(Protocol):
     name: ClassVar[str]
     needs_discriminator: ClassVar[bool]
 
+    @classmethod
+    def ignores_seed(cls, options: DecodingOptions) -> bool:
+        """True when these options give the same continuation for every seed: retrying a
+        degenerate body (or drawing more candidates) with new seeds is then pointless."""
+
     def generate(self, generator: Generator, prompts: list[str], seeds: list[int],
                  params: DecodingOptions) -> list[Continuation]: ...
 

@@ -117,6 +117,11 @@ class MCTS:
         self.discriminator = discriminator
         self.causal_discriminator = causal_discriminator
 
+    @classmethod
+    def ignores_seed(cls, options: DecodingOptions) -> bool:
+        # Without rollouts nor a sampled choice, nothing in the search is random.
+        return options.rollout_tokens == 0 and options.choice_temperature == 0
+
     def generate(self, generator: Generator, prompts: list[str], seeds: list[int],
                  params: DecodingOptions) -> list[Continuation]:
         if self.discriminator is None:

@@ -29,7 +29,13 @@ from pydantic import Field, field_validator, model_validator
 
 from datafactory import lm, registry
 from datafactory.stage import Stage, StageConfig
-from pipelines.generation.decoding import DecodingOptions, get_strategy, known_strategies, needs_discriminator
+from pipelines.generation.decoding import (
+    DecodingOptions,
+    get_strategy,
+    known_strategies,
+    needs_discriminator,
+    strategy_class,
+)
 
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -97,8 +103,10 @@ class GenerateArticleConfig(StageConfig, DecodingOptions):
 
     @property
     def deterministic_search(self) -> bool:
-        """mcts with nothing random in it gives the same body for every seed."""
-        return self.strategy == "mcts" and self.rollout_tokens == 0 and self.choice_temperature == 0
+        """The strategy gives the same body for every seed with these options (e.g. mcts
+        without rollouts nor a sampled choice), so retries with new seeds are skipped."""
+        found = getattr(strategy_class(self.strategy), "ignores_seed", None)
+        return bool(found(self)) if found is not None else False
 
 
 @dataclass
