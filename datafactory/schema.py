@@ -31,10 +31,12 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 #: One replaced span. ``start``/``end`` are character offsets of the replacement in the
-#: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field.
+#: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field;
+#: ``label`` is its NER label and ``kind`` the finer type original and replacement share
+#: (country, city, party, company...; null when the stage does not type its spans).
 SPAN_TYPE = pa.struct(
     [
         pa.field("field", pa.string(), nullable=False),
@@ -45,6 +47,7 @@ SPAN_TYPE = pa.struct(
         pa.field("original", pa.string(), nullable=False),
         pa.field("replacement", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
+        pa.field("kind", pa.string()),
     ]
 )
 

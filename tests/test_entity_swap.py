@@ -55,23 +55,32 @@ def test_swaps_hold_their_invariants_on_the_sample_corpus(corpus):
     stage = fitted(corpus)
     children, skipped = split(stage(corpus))
     parents = {r["id"]: r for r in corpus.to_pylist()}
-    assert len(children) > 0.9 * corpus.num_rows, "most sample titles carry an entity"
+    # Typed sampling skips items whose only entities are of an uncertain kind or tied to each other.
+    assert len(children) > 0.5 * corpus.num_rows, "most sample titles carry an entity of a known kind"
     assert len(children) + len(skipped) == corpus.num_rows
     labels_seen = Counter()
+    gazetteer = stage.gazetteer
     for child in children:
         parent = parents[child["parent_id"]]
         assert child["id"] == f"{parent['id']}:entity_swap"
         assert child["falsified"] is True and child["manipulations"] == ["entity_swap"]
-        assert len(child["spans"]) == 1  # max_swaps defaults to 1
+        assert child["spans"]  # one referent (max_swaps: 1), with its other names and its cities
         for span in child["spans"]:
             labels_seen[span["label"]] += 1
             assert child[span["field"]][span["start"]:span["end"]] == span["replacement"]
             assert parent[span["field"]][span["orig_start"]:span["orig_end"]] == span["original"]
             assert span["replacement"].lower() != span["original"].lower()
-            # Type preserved: the replacement is a corpus entity of the same label.
-            name = bare(span["replacement"])
-            assert stage.bank.count(span["label"], name) > 0 or \
-                stage.bank.count(span["label"], name[0].lower() + name[1:]) > 0
+            # Kind preserved: a country by a country (name or demonym), a city by a city, the
+            # rest by a corpus entity of the same label.
+            name = bare(span["replacement"]).removeprefix("the ").removeprefix("The ")
+            if span["kind"] == "country":
+                assert (gazetteer.place(name) or gazetteer.nationality(name)).kind == "country", span
+            elif span["kind"] == "city":
+                assert gazetteer.place(name).kind == "city", span
+            else:
+                assert stage.bank.count(span["label"], name) > 0 or \
+                    stage.bank.count(span["label"], name[0].lower() + name[1:]) > 0 or \
+                    span["label"] == "PERSON" and any(name in e for e in stage.bank._counts["PERSON"]), span
         assert unswap(child, "title") == parent["title"], "text outside the span is untouched"
         assert child["text"] == parent["text"]  # only titles are swapped by default
         (prov,) = child["provenance"]
@@ -79,11 +88,13 @@ def test_swaps_hold_their_invariants_on_the_sample_corpus(corpus):
         assert prov["seed"] == stage.row_seed(parent["id"])
     assert {"GPE", "ORG", "PERSON"} <= set(labels_seen), labels_seen
     for row in skipped:
-        assert row["reject_reason"].startswith("no entity of types")
+        assert row["reject_reason"].startswith(("no entity of types", "only entities of an uncertain kind",
+                                                "no entity fit to swap", "no other entity of the same kind",
+                                                "every entity is tied"))
 
 
 def test_a_gpe_is_replaced_by_another_gpe_of_the_corpus(corpus):
-    stage = fitted(corpus)
+    stage = fitted(corpus, sampling="frequency")
     children, _ = split(stage(corpus))
     gpe = [s for c in children for s in c["spans"] if s["label"] == "GPE"]
     assert len(gpe) > 20
@@ -117,7 +128,7 @@ def test_possessive_and_article_stay_in_place():
     children, _ = split(stage(corpus))
     by_parent = {c["parent_id"]: c for c in children}
     kenya = by_parent["a"]
-    assert kenya["title"].endswith("'s central bank holds rates")
+    assert re.search(r"^(?:The )?[A-Z][\w ]+(?:'s|') central bank holds rates$", kenya["title"]), kenya["title"]
     assert kenya["spans"][0]["original"] == "Kenya"
     # "the United States" -> "Peru" or "Kenya": the article goes, as the corpus never writes "the Peru".
     (us,) = by_parent["c"]["spans"]
@@ -166,7 +177,7 @@ def test_no_replacement_left_in_the_bank_is_a_reason():
     corpus = real_table([{"id": "a", "title": "Floods hit Peru", "text": "x"}])
     stage = fitted(corpus, types=["GPE"], min_count=1)
     (row,) = stage(corpus).to_pylist()
-    assert "no other entity of the same type" in row["reject_reason"] and "Peru" in row["reject_reason"]
+    assert "no other entity of the same kind" in row["reject_reason"] and "Peru" in row["reject_reason"]
 
 
 def test_frequency_sampling_follows_corpus_counts_and_uniform_does_not():

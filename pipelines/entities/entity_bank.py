@@ -3,6 +3,12 @@
 Replacements are drawn from it. Sampling is deterministic for a given ``random.Random``: the
 entities of a label are kept in sorted order, so the same seed draws the same entity whatever
 order the corpus was seen in.
+
+``typed`` sampling (the default) draws a replacement of the same fine kind as the original
+(:mod:`pipelines.entities.referents`: a country for a country, a city for a city, a party for
+a party), never another name of the same referent, and prefers a peer from the same region (a
+country of the same continent, a city of the same country). Countries are pooled across
+labels: one seen only as a demonym ("Brazilian") can replace a country name and back.
 """
 
 from __future__ import annotations
@@ -12,10 +18,24 @@ import hashlib
 import itertools
 import random
 import re
-from collections import Counter
-from typing import Literal
+from collections import Counter, defaultdict
+from typing import Callable, Iterable, Literal
+
+from pipelines.entities.gazetteer import SMALLEST_COUNTRY, Gazetteer, Place
+from pipelines.entities.referents import (
+    CONTEXT_TYPED,
+    ORG_KINDS,
+    Referent,
+    anchor,
+    by_topic,
+    kind_by_words,
+    referent,
+    same_referent,
+)
 
 Weighting = Literal["uniform", "frequency"]
+#: How often a typed draw keeps to the original's region when the region has candidates.
+REGION_PREFERENCE = 0.75
 
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _ARTICLE_BEFORE = re.compile(r"(?:^|(?<=\s))(?:the|The|THE)\s+$")
@@ -57,11 +77,30 @@ class EntityBank:
         self._counts: dict[str, Counter[str]] = {}
         self._with_article: Counter[tuple[str, str]] = Counter()
         self._index: dict[str, tuple[list[str], list[int]]] | None = None
-
+        #: Per (label, kind) and (label, kind, region): entities and cumulative counts; countries
+        #: under ("*", "country"[, continent]) as place keys. Filled by :meth:`type_entities`.
+        self._typed: dict[tuple[str, ...], tuple[list[str], list[int]]] = {}
+        self._places: dict[str, Place] = {}
+        self._referents: dict[tuple[str, str], Referent] = {}
+        self._place_labels: dict[str, Referent] | None = None
+        self._context: defaultdict[tuple[str, str], Counter[str | None]] = defaultdict(Counter)
+        self._homes: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self._texts: Counter[tuple[str, str]] = Counter()
+        self.dropped: Counter[str] = Counter()
+        """Entities refused by the junk rules, by reason (for the manifest)."""
     def add(self, label: str, entity: str, *, with_article: bool = False) -> None:
         self._counts.setdefault(label, Counter())[entity] += 1
         if with_article:
             self._with_article[label, entity] += 1
+        self._index = None
+
+    def subtract(self, label: str, entity: str, count: int) -> None:
+        """Forget ``count`` sightings of an entity (e.g. those in site boilerplate)."""
+        counts = self._counts.get(label)
+        if counts is not None and entity in counts:
+            counts[entity] -= count
+            if counts[entity] <= 0:
+                del counts[entity]
         self._index = None
 
     def takes_article(self, label: str, entity: str) -> bool:
@@ -84,6 +123,142 @@ class EntityBank:
             else:
                 del self._counts[label]
         self._index = None
+
+    def drop_junk(self, reason_of: Callable[[str, str], str | None]) -> None:
+        """Remove every entity ``reason_of(entity, label)`` gives a reason for, and names joined
+        by "and" whose parts are entities of the bank on their own."""
+        from pipelines.entities.hygiene import joined_names
+
+        known = {e for counts in self._counts.values() for e in counts}
+        for label in list(self._counts):
+            for entity in list(self._counts[label]):
+                reason = reason_of(entity, label) or ("names joined by and" if joined_names(entity, known) else None)
+                if reason:
+                    del self._counts[label][entity]
+                    self.dropped[reason.split(" (")[0]] += 1
+            if not self._counts[label]:
+                del self._counts[label]
+        self._index = None
+
+    def add_context(self, label: str, entity: str, topic: str | None) -> None:
+        """One sighting of an entity in a text of ``topic`` (or of none clear)."""
+        self._context[label, entity][topic] += 1
+
+    def add_text(self, entities: Iterable[tuple[str, str]], countries: set[str]) -> None:
+        """One text naming ``entities`` (label, name) and the countries of ``countries`` (keys)."""
+        for key in set(entities):
+            self._texts[key] += 1
+            for country in countries:
+                self._homes[key][country] += 1
+
+    def home_of(self, label: str, entity: str) -> str | None:
+        """The country an entity belongs to, as its texts tell: the one named in at least half of
+        them (and in two at least). "Toyota" is Japanese, "Atacama" Chilean."""
+        homes = self._homes.get((label, entity))
+        if not homes:
+            return None
+        country, n = max(homes.items(), key=lambda kv: (kv[1], kv[0]))
+        return country if n >= 2 and 2 * n >= self._texts[label, entity] else None
+
+    def context_topic(self, label: str, entity: str) -> str | None:
+        """The topic most of an entity's texts are about (see :func:`referents.context_topic`),
+        if they agree enough: at least two texts, and 60% of them."""
+        votes = self._context.get((label, entity))
+        if not votes:
+            return None
+        kind, n = max(((k, v) for k, v in votes.items() if k), key=lambda kv: (kv[1], kv[0]), default=(None, 0))
+        return kind if kind and n >= 2 and n >= 0.6 * sum(votes.values()) else None
+
+    def type_entities(self, gazetteer: Gazetteer) -> None:
+        """File each entity under its fine kind (and region), for :meth:`sample_typed`."""
+        groups: dict[tuple[str, ...], Counter[str]] = {}
+        countries: Counter[str] = Counter()
+        self._referents = {}
+        for label in self.labels():
+            for entity, count in self._counts[label].items():
+                found = referent(entity, label, gazetteer)
+                if found.kind == "person" and (len(entity.split()) < 2 or kind_by_words(entity, ORG_KINDS)):
+                    self._referents[label, entity] = found
+                    continue  # a lone word, or a body's name, filed as a person: never a replacement
+                if found.kind in CONTEXT_TYPED and (kind := by_topic(found.kind, self.context_topic(label, entity))):
+                    found = Referent(found.key, kind, found.form, found.place)
+                self._referents[label, entity] = found
+                if found.kind == "country" and found.place is not None:
+                    countries[found.place.key] += count
+                    self._places[found.place.key] = found.place
+                    continue
+                # A known place is a place whatever label NER gave it: pooled across labels.
+                pool = ("*", found.kind) if found.place is not None else (label, found.kind)
+                groups.setdefault(pool, Counter())[entity] += count
+                if found.place is not None:
+                    groups.setdefault((*pool, found.place.region), Counter())[entity] += count
+        for key, count in countries.items():
+            groups.setdefault(("*", "country"), Counter())[key] += count
+            groups.setdefault(("*", "country", self._places[key].region), Counter())[key] += count
+        self._typed = {key: _cumulative(counts) for key, counts in groups.items()}
+        self._place_labels = None
+
+    def kind_counts(self) -> dict[str, int]:
+        """Distinct replacements per fine kind (for the manifest)."""
+        return {"/".join(key): len(entities) for key, (entities, _) in sorted(self._typed.items()) if len(key) == 2}
+
+    def sample_typed(self, label: str, original: str, found: Referent, rng: random.Random, *,
+                     exclude: set[str], exclude_keys: set[str], gazetteer: Gazetteer,
+                     region: str | None = None, homes: frozenset[str | None] | None = None
+                     ) -> tuple[str, Referent] | None:
+        """A replacement for ``original`` (NER ``label``, referent ``found``): of the same kind,
+        from the same region when it can be, not in ``exclude`` (lower-case texts) nor naming a
+        referent of ``exclude_keys`` nor another name of the original. Countries come back as
+        their place's name, with the place (the caller writes its demonym where needed).
+        ``region``: only from there (a city of the country the item names). ``homes``: only an
+        entity whose country (:meth:`home_of`, None for unknown) is one of these: a company of
+        the country the item names, a club of the original's country."""
+        country = found.kind == "country"
+        kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
+        original_anchor = None if country or found.place is not None else anchor(original, gazetteer)
+        required = region is not None
+        region = region if required else found.place.region if found.place is not None else None
+
+        def usable(candidate: str) -> Referent | None:
+            if country:
+                place = self._places[candidate]
+                if place.key in exclude_keys or place.name.lower() in exclude or not place.demonym \
+                        or place.population < SMALLEST_COUNTRY:
+                    return None
+                return Referent(place.key, "country", "name", place)
+            cand = self._referent_any(candidate, label) or referent(candidate, label, gazetteer)
+            if candidate.lower() in exclude or cand.key in exclude_keys or same_referent(original, candidate, label,
+                                                                                          gazetteer):
+                return None
+            if found.place is None and anchor(candidate, gazetteer) != original_anchor:
+                return None  # "Congress" -> "Brazilian Senate" would put Brazil's in Argentina
+            if homes is not None and self.home_of(label, candidate) not in homes:
+                return None
+            return cand
+
+        pools = [kind_key]
+        if required:
+            pools = [(*kind_key, region)]
+        elif region is not None and (*kind_key, region) in self._typed and rng.random() < REGION_PREFERENCE:
+            pools.insert(0, (*kind_key, region))
+        for pool in pools:
+            entities, cumulative = self._typed.get(pool, ([], []))
+            if not entities:
+                continue
+            for _ in range(8):
+                candidate = entities[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
+                found_cand = usable(candidate)
+                if found_cand is not None:
+                    return _text(candidate, found_cand), found_cand
+            allowed, previous = [], 0
+            for entity, total in zip(entities, cumulative):
+                if (found_cand := usable(entity)) is not None:
+                    allowed.append((entity, found_cand, total - previous))
+                previous = total
+            if allowed:
+                entity, found_cand, _ = allowed[rng.choices(range(len(allowed)), weights=[w for *_, w in allowed])[0]]
+                return _text(entity, found_cand), found_cand
+        return None
 
     def _majority_labels(self) -> dict[str, str]:
         best: dict[str, tuple[int, str]] = {}
@@ -113,6 +288,16 @@ class EntityBank:
 
     def stats(self) -> dict[str, int]:
         return {label: len(self._counts[label]) for label in self.labels()}
+
+    def _referent_any(self, entity: str, label: str) -> Referent | None:
+        found = self._referents.get((label, entity))
+        if found is None and self._place_labels is None:
+            self._place_labels = {e: r for (_, e), r in self._referents.items() if r.place is not None}
+        return found or (self._place_labels or {}).get(entity)
+
+    def referent_of(self, label: str, entity: str) -> Referent | None:
+        """The referent :meth:`type_entities` gave a banked entity."""
+        return self._referents.get((label, entity))
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -154,3 +339,12 @@ class EntityBank:
             entities = sorted(counts)
             index[label] = (entities, list(itertools.accumulate(counts[e] for e in entities)))
         return index
+
+
+def _cumulative(counts: Counter[str]) -> tuple[list[str], list[int]]:
+    entities = sorted(counts)
+    return entities, list(itertools.accumulate(counts[e] for e in entities))
+
+
+def _text(candidate: str, found: Referent) -> str:
+    return found.place.name if found.kind == "country" and found.place is not None else candidate

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -21,7 +23,11 @@ from pydantic import Field
 from datafactory import spacy_models
 from datafactory.config import InputConfig
 from datafactory.stage import Stage, StageConfig
-from pipelines.entities.entity_bank import EntityBank, clean_span
+from datafactory.errors import ConfigError
+from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span
+from pipelines.entities.gazetteer import Gazetteer, Place, load_gazetteer, plural_demonym, takes_article_by_form
+from pipelines.entities.hygiene import NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate, junk_reason
+from pipelines.entities.referents import CONTEXT_TYPED, PERSON_TITLES, SURE_KINDS, anchor, Referent, by_topic, context_topic, referent
 
 DEFAULT_TYPES = ("PERSON", "GPE", "ORG", "NORP", "LOC", "EVENT", "FAC")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
@@ -36,11 +42,31 @@ class EntitySwapConfig(StageConfig):
     types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES), min_length=1)
     """NER labels eligible for swapping."""
     max_swaps: int = Field(1, ge=1)
-    """Distinct entities replaced per item (fewer when the item has fewer)."""
-    sampling: Literal["uniform", "frequency"] = "frequency"
-    """How replacements are drawn from the bank: ``frequency`` in proportion to how often
-    each entity occurs in the corpus (rare entities are not over-used); ``uniform`` gives
-    every distinct entity the same chance."""
+    """Distinct entities (referents) replaced per item (fewer when the item has fewer)."""
+    sampling: Literal["typed", "frequency", "uniform"] = "typed"
+    """How replacements are drawn from the bank. ``typed``: one of the same fine kind (a
+    country for a country, a city for a city, a party for a party, a company for a company),
+    never another name of the same referent ("U.S." for "United States", "Lopez" for "Maria
+    Lopez"), preferably from the same region, in proportion to corpus frequency; every mention
+    of the referent in the item changes with it, a country's demonym included. ``frequency``
+    and ``uniform`` (version 1's draws, kept for comparison): any entity of the same NER label,
+    in proportion to its frequency or uniformly."""
+    max_field_share: float = Field(0.5, gt=0, le=1)
+    """A mention covering more than this share of its field's characters is never replaced:
+    NER sometimes tags a whole short title as one entity."""
+    catch_all_kinds: bool = False
+    """With ``typed``: also swap entities whose kind stays unknown (an ORG neither the words of
+    its name nor of its texts type, an acronym, a region, a facility): their replacements are
+    often of another sort ("the IMF delays moon mission"), so by default such an item is
+    skipped unless it names something of a known kind."""
+    hygiene: bool = True
+    """Refuse junk entities in the bank and as originals: web addresses, handles, digits, lists,
+    over-long or lower-case strings, site boilerplate repeated at the edges of titles. False
+    only to reproduce version 1's swaps."""
+    block_list: str | None = None
+    """A text file of entities (one per line, # for comments) never banked and never replaced."""
+    allow_list: str | None = None
+    """A text file of entities exempt from the junk rules (still subject to ``min_count``)."""
     min_count: int = Field(2, ge=1)
     """Bank entities seen fewer times than this are never used as replacements: most
     one-off entities are NER mistakes."""
@@ -55,6 +81,7 @@ class EntitySwapConfig(StageConfig):
     """Build the bank from this corpus instead of the pipeline's input (same keys as ``input``)."""
     nlp_batch_size: int = Field(256, ge=1)
     """Texts per ``nlp.pipe`` batch."""
+    path_fields: ClassVar[tuple[str, ...]] = ("model", "block_list", "allow_list")
 
 
 @dataclass(frozen=True)
@@ -68,37 +95,60 @@ class Mention:
     """Where a "the" before the name begins, if there is one."""
 
 
+@dataclass
+class _Referent:
+    """One referent of an item: its mentions (all swapped together) and what it is."""
+
+    label: str
+    head: Mention
+    found: Referent
+    mentions: list[Mention]
+
+
 class EntitySwap(Stage):
     name = "entity_swap"
-    version = "1"
+    version = "2"
     Config = EntitySwapConfig
-    worker_resources = ("nlp",)
+    worker_resources = ("nlp", "gazetteer")
     needs_corpus = True
     config: EntitySwapConfig
 
     def __init__(self, config: EntitySwapConfig, *, seed: int):
         super().__init__(config, seed=seed)
         self.nlp: Any = None
+        self.gazetteer: Gazetteer | None = None
         self.bank = EntityBank()
+        self.boilerplate: frozenset[str] = frozenset()
+        self.common_words: Counter[str] = Counter()
         self._types = frozenset(config.types)
+        self._blocked = _read_list(config.block_list)
+        self._allowed = _read_list(config.allow_list)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def check(self, source: str, field: str) -> None:
         spacy_models.check_spacy_model(self.config.model, source=source, field=f"{field}.model")
+        for option in ("block_list", "allow_list"):
+            path = getattr(self.config, option)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(source, f"{field}.{option}", f"{path} is not a file",
+                                  "Give a text file with one entity per line")
 
     def setup(self) -> None:
         if self.nlp is None:
             self.nlp = spacy_models.load_spacy_ner(self.config.model)
             # nlp.meta rebuilds a dict on each access: read the version once.
             self._model_version = str(self.nlp.meta.get("version", ""))
+        if self.gazetteer is None:
+            self.gazetteer = load_gazetteer()
 
     def corpus_input(self) -> InputConfig | None:
         return self.config.bank_input
 
     def fit(self, batches: Iterable[pa.Table]) -> None:
         self.setup()
-        bank = EntityBank()
+        bank, edges, words = EntityBank(), TitleEdges(), CommonWords()
+        edge_hits: Counter[tuple[str, str, str]] = Counter()
         seen = 0
         limit = self.config.bank_max_rows
         for batch in batches:
@@ -107,18 +157,48 @@ class EntitySwap(Stage):
                     break
                 batch = batch.slice(0, limit - seen)
             seen += batch.num_rows
-            fields = self.config.bank_fields
-            texts = [t for name in fields for t in batch.column(name).to_pylist() if t]
-            for doc in self.nlp.pipe(texts, batch_size=self.config.nlp_batch_size):
-                for m in self._mentions(doc, ""):
+            for title in batch.column("title").to_pylist():
+                if title:
+                    edges.add(title)
+            jobs = [(name, t) for name in self.config.bank_fields for t in batch.column(name).to_pylist() if t]
+            for (name, text), doc in zip(jobs, self.nlp.pipe((t for _, t in jobs),
+                                                             batch_size=self.config.nlp_batch_size)):
+                words.add(text)
+                topic: str | None | bool = False  # computed once per text, when it names an org or a person
+                countries: set[str] = set()
+                others: list[tuple[str, str]] = []
+                for m in self._mentions(doc, name):
                     bank.add(m.label, m.text, with_article=m.article_start is not None)
+                    if m.label in ("ORG", "PERSON"):
+                        topic = context_topic(text) if topic is False else topic
+                        bank.add_context(m.label, m.text, topic or None)
+                    found = referent(m.text, m.label, self.gazetteer)
+                    if found.kind == "country":
+                        countries.add(found.key)
+                    else:
+                        others.append((m.label, m.text))
+                    if name == "title":
+                        for s, e in edge_segments(text):
+                            if s <= m.start and m.end <= e:
+                                edge_hits[text[s:e].strip(), m.label, m.text] += 1
+                bank.add_text(others, countries)
+        if self.config.hygiene:
+            self.boilerplate = edges.boilerplate()
+            for (segment, label, entity), n in edge_hits.items():
+                if segment in self.boilerplate:
+                    bank.subtract(label, entity, n)
+            self.common_words = words.common()
         bank.prune(self.config.min_count)
+        bank.drop_junk(self._junk_reason)
+        bank.type_entities(self.gazetteer)
         self.bank = bank
 
     def models(self) -> list[dict[str, Any]]:
         self.setup()
         info = spacy_models.spacy_model_info(self.nlp, self.config.model)
-        info["entity_bank"] = {"fingerprint": self.bank.fingerprint(), "entities": self.bank.stats()}
+        info["entity_bank"] = {"fingerprint": self.bank.fingerprint(), "entities": self.bank.stats(),
+                               "kinds": self.bank.kind_counts(), "refused": dict(sorted(self.bank.dropped.items())),
+                               "boilerplate_segments": len(self.boilerplate)}
         return [info]
 
     # -- the work --------------------------------------------------------------------------
@@ -144,61 +224,426 @@ class EntitySwap(Stage):
                 start, end, article_start = span
                 yield Mention(field, start, end, text[start:end], ent.label_, article_start)
 
+    def _junk_reason(self, entity: str, label: str) -> str | None:
+        if entity.lower() in self._blocked:
+            return "on the block list"
+        if not self.config.hygiene or entity.lower() in self._allowed:
+            return None
+        return junk_reason(entity, label, common_words=self.common_words)
+
+    def _refusal(self, record: dict[str, Any], m: Mention) -> str | None:
+        """Why mention ``m`` of ``record`` must not be replaced, or None."""
+        text = record[m.field]
+        if len(m.text) > self.config.max_field_share * len(text.strip()):
+            return "covers most of its field"
+        reason = self._junk_reason(m.text, m.label)
+        if reason is None and self.config.hygiene and m.field == "title" \
+                and in_boilerplate(text, m.start, m.end, self.boilerplate):
+            reason = "site boilerplate"
+        if reason is None and self.config.sampling == "typed" and _inside_longer_name(text, m):
+            reason = "part of a longer name"
+        if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
+                and _names_a_team(text, m) and context_topic(" ".join(record[f] or "" for f in ("title", "text"))) \
+                == "sport":
+            reason = "a team named after its place"
+        return reason
+
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
         if not mentions:
             return self.skip(record, f"no entity of types {'/'.join(self.config.types)} "
                                       f"in {'/'.join(self.config.fields)}")
+        refused = {m: self._refusal(record, m) for m in mentions}
+        refused_surnames = {m.text.split()[-1] for m in mentions if refused[m] and m.label == "PERSON"}
+        for m in mentions:  # "Lopez" alone must not change when "Maria Lopez" cannot
+            if refused[m] is None and m.text in refused_surnames:
+                refused[m] = "surname of a name that cannot be swapped"
+        usable = [m for m in mentions if refused[m] is None]
+        if not usable:
+            reasons = sorted({f"{m.label} {m.text!r}: {refused[m]}" for m in mentions})
+            return self.skip(record, "no entity fit to swap (" + "; ".join(reasons[:3]) + ")")
+        typed = self.config.sampling == "typed"
+        if typed:
+            usable = [_with_particles(record[m.field], m, usable) for m in usable]
+            usable = usable + self._surname_mentions(record, usable, mentions)
+            usable = usable + self._country_mentions(record, usable, mentions)
         rng = random.Random(self.row_seed(record["id"]))
-        # Entities keyed by surface form, in order of first appearance: the same string in
-        # two fields is one entity and gets one replacement.
-        labels: dict[str, str] = {}
-        for m in mentions:
-            # The bank's label for a known entity overrides this mention's NER label (noise).
-            labels.setdefault(m.text, self.bank.label_of(m.text) or m.label)
+        referents = self._referents(usable, typed, record)
         present = {m.text.lower() for m in mentions}
-        chosen = rng.sample(list(labels), k=min(self.config.max_swaps, len(labels)))
-        replacements: dict[str, str] = {}
-        for original in chosen:
-            replacement = self.bank.sample(labels[original], rng, exclude=present, weighting=self.config.sampling)
-            if replacement is not None:
-                replacements[original] = replacement
-                present.add(replacement.lower())
-        if not replacements:
-            missing = ", ".join(f"{labels[o]} {o!r}" for o in chosen)
-            return self.skip(record, f"no other entity of the same type in the bank for {missing}")
+        present_keys = {r.found.key for r in referents.values()}
+        candidates = list(referents)
+        item_countries = self._countries_named(mentions)
+        if typed:  # a country tied to other names of the item stays (see _tied)
+            candidates = [key for key in candidates if not self._tied(referents[key], mentions)]
+            if not candidates:
+                return self.skip(record, "every entity is tied to another of the item (a country to its "
+                                         "places, firms or people)")
+        if typed:  # a country, a city, a person or a typed body before NER's catch-all kinds
+            sure = [key for key in candidates if _sure(referents[key])]
+            rest = [key for key in candidates if not _sure(referents[key])]
+            if not sure and not self.config.catch_all_kinds:
+                unsure = ", ".join(f"{referents[k].found.kind} {referents[k].head.text!r}" for k in rest[:3])
+                return self.skip(record, f"only entities of an uncertain kind ({unsure}); "
+                                         "catch_all_kinds: true swaps them too")
+            candidates = sure if len(sure) >= self.config.max_swaps or not self.config.catch_all_kinds \
+                else sure + rest
+        chosen = rng.sample(candidates, k=min(self.config.max_swaps, len(candidates)))
+        targets: list[tuple[Mention, str, str]] = []
+        replaced: set[str] = set()  # referents rewritten already, as chosen or as a country's city
+        for key in chosen:
+            ref = referents[key]
+            if ref.found.key in replaced:
+                continue
+            if typed:
+                # Places keep their geography: a city of a country the item names is replaced by
+                # a city of that country, and a country's cities in the item follow it.
+                region = self._named_country_of(ref, referents)
+                drawn = self.bank.sample_typed(
+                    ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=present_keys,
+                    gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries))
+                if drawn is None:
+                    continue
+                replacement, new = drawn
+                followers = self._followers(ref, new, referents, record, rng, present, present_keys, mentions,
+                                            replaced)
+                if followers is None:
+                    continue
+                present_keys.add(new.key)
+                replaced.add(ref.found.key)
+                for city_mentions, city in followers:
+                    present.add(city.lower())
+                    targets.extend((self._drop_article(replace(m, label="GPE"), city), city, "city")
+                                   for m in city_mentions)
+            else:
+                replacement = self.bank.sample(ref.label, rng, exclude=present, weighting=self.config.sampling)
+                if replacement is None:
+                    continue
+                new = None
+            present.add(replacement.lower())
+            replaced.add(ref.found.key)
+            for m in ref.mentions:
+                form = referent(m.text, ref.label, self.gazetteer).form if typed else "name"
+                if typed and ref.found.kind == "country" and form == "name" and _attributive(record[m.field], m) \
+                        and (m.text.replace(".", "").isupper() or ref.found.place.demonym == ref.found.place.name):
+                    form = "demonym"  # "U.S. shoppers" -> "Mexican shoppers", not "Mexico shoppers"
+                written = _form(replacement, new, form) if typed else replacement
+                target = self._drop_article(replace(m, label=ref.label), written)
+                if typed and ref.found.kind == "country" and form == "name" and target.article_start is None \
+                        and self._takes_article(ref.label, written) \
+                        and not _ARTICLE_BEFORE.search(record[m.field][:m.start]):
+                    written = "the " + written  # "in Mexico's" -> "in the Philippines'"
+                targets.append((target, written, ref.found.kind))
+        if not targets:
+            missing = ", ".join(f"{referents[k].found.kind} {referents[k].head.text!r}" for k in chosen)
+            return self.skip(record, f"no other entity of the same kind in the bank for {missing}")
         fields: dict[str, Any] = {}
         spans = list(record["spans"])
         for name in self.config.fields:
-            targets = [self._drop_article(replace(m, label=labels[m.text]), replacements[m.text])
-                       for m in mentions if m.field == name and m.text in replacements]
-            if targets:
-                fields[name], new_spans = _apply(record[name], name, targets, replacements)
+            mine = [t for t in targets if t[0].field == name]
+            if mine:
+                fields[name], new_spans = _apply(record[name], name, mine)
                 spans.extend(new_spans)
         return self.child(record, seed=self.row_seed(record["id"]), model=self.config.model,
                           model_version=self._model_version, spans=spans, **fields)
 
+    def _tied(self, ref: _Referent, mentions: list[Mention]) -> bool:
+        """Whether a country must stay because the item names things of it that would then be
+        out of place: a region or state of it, a place nobody can locate, or a firm, person or
+        place the corpus ties to it ("Toyota ... Japanese exporters", "Rhodes ... Greece"). Its
+        cities are rewritten with it."""
+        if ref.found.kind != "country":
+            return False
+        code = ref.found.key.split(":", 1)[1]
+        for m in mentions:
+            if m in ref.mentions:
+                continue
+            found = referent(m.text, m.label, self.gazetteer)
+            if found.kind == "country":
+                continue
+            if found.place is not None:
+                if found.place.kind != "city" and found.place.region == code:
+                    return True  # "Texas" with "U.S."
+                continue
+            if m.label in ("GPE", "LOC", "FAC"):
+                return True  # "Atlas Mountains", "Darfur": perhaps in this country
+            if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
+                return True
+        return False
+
+    def _countries_named(self, mentions: list[Mention]) -> frozenset[str]:
+        """Keys of the countries an item names (a US state names the United States)."""
+        keys = set()
+        for m in mentions:
+            found = referent(m.text, m.label, self.gazetteer)
+            if found.kind == "country":
+                keys.add(found.key)
+            elif found.place is not None and found.place.kind == "us_state":
+                keys.add("country:US")
+        return frozenset(keys)
+
+    def _homes(self, ref: _Referent, item_countries: frozenset[str]) -> frozenset[str | None] | None:
+        """Which countries a replacement firm or person may belong to: the original's own when
+        the corpus ties it to one (a Japanese carmaker for a Japanese carmaker), else one of the
+        countries the item names, or none known."""
+        if ref.found.place is not None or ref.found.kind == "country":
+            return None
+        home = self.bank.home_of(ref.label, ref.head.text)
+        if home is not None:
+            return frozenset({home})
+        return frozenset({None, *item_countries}) if item_countries else None
+
+    def _named_country_of(self, ref: _Referent, referents: dict[str, _Referent]) -> str | None:
+        """For a city whose country the item also names, that country's code."""
+        place = ref.found.place
+        if ref.found.kind == "city" and place is not None and f"country:{place.region}" in referents:
+            return place.region
+        return None
+
+    def _followers(self, ref: _Referent, new: Referent, referents: dict[str, _Referent], record: dict[str, Any],
+                   rng: random.Random, present: set[str], present_keys: set[str],
+                   taken: list[Mention], replaced: set[str]) -> list[tuple[list[Mention], str]] | None:
+        """When a country is replaced, its cities the item names (found by NER or by name: NER
+        often files a capital as an organisation or misses it), each with a city of the new
+        country to write instead, the capital for the capital; None when the new country has no
+        city to offer."""
+        if ref.found.kind != "country" or new.place is None:
+            return []
+        old_code, new_code = ref.found.key.split(":", 1)[1], new.key.split(":", 1)[1]
+        cities: dict[str, tuple[Place, list[Mention]]] = {}
+        for other in referents.values():
+            place = other.found.place
+            if other.found.kind == "city" and place is not None and place.region == old_code:
+                cities[place.key] = (place, list(other.mentions))
+        spans = [(m.field, m.start, m.end) for m in taken]
+        capital = self.gazetteer.capital_of(old_code)
+        known = ([capital] if capital is not None else []) + self.gazetteer.cities_of(old_code)
+        for place in known:
+            for name in self.config.fields:
+                for hit in re.finditer(rf"(?<![\w-]){re.escape(place.name)}(?![\w-])", record[name] or ""):
+                    mention = Mention(name, hit.start(), hit.end(), place.name, "GPE")
+                    overlapping = [m for m in taken if m.field == name and m.start < hit.end() and hit.start() < m.end]
+                    if any((m.start, m.end) != (hit.start(), hit.end()) for m in overlapping):
+                        continue  # inside a longer name ("Paris Saint-Germain")
+                    entry = cities.setdefault(place.key, (place, []))
+                    if (name, hit.start(), hit.end()) not in [(m.field, m.start, m.end) for m in entry[1]]:
+                        entry[1].append(mention)
+        del spans
+        # A mention rewritten as a city here is done, whatever referent NER made of it elsewhere.
+        owner = {(m.field, m.start, m.end): other.found.key for other in referents.values() for m in other.mentions}
+        new_capital = self.gazetteer.capital_of(new_code)
+        followers = []
+        for place, mentions in cities.values():
+            if place.key in replaced:
+                continue
+            drawn = None
+            if capital is not None and capital.key == place.key and new_capital is not None:
+                drawn = (new_capital.name, Referent(new_capital.key, "city", "name", new_capital))
+            if drawn is None:
+                found = Referent(place.key, "city", "name", place)
+                drawn = self.bank.sample_typed("GPE", place.name, found, rng, exclude=present,
+                                               exclude_keys=present_keys, gazetteer=self.gazetteer, region=new_code)
+            if drawn is None:
+                offered = [c for c in self.gazetteer.cities_of(new_code, most=12)
+                           if c.key not in present_keys and c.name.lower() not in present]
+                if not offered:
+                    return None
+                city = offered[rng.randrange(len(offered))]
+                drawn = (city.name, Referent(city.key, "city", "name", city))
+            followers.append((mentions, drawn[0]))
+            present_keys.add(drawn[1].key)
+            replaced.add(place.key)
+        for mentions, _ in followers:
+            replaced.update(owner[(m.field, m.start, m.end)] for m in mentions if (m.field, m.start, m.end) in owner)
+        return followers
+
+    def _takes_article(self, label: str, name: str) -> bool:
+        return self.bank.takes_article(label, name) or takes_article_by_form(name)
+
+    def _item_referent(self, m: Mention, label: str, record: dict[str, Any]) -> Referent:
+        """The referent of a mention the bank does not know: typed by its name, and for an
+        organisation of no telling name, by the words of this item."""
+        found = referent(m.text, label, self.gazetteer)
+        if found.kind in CONTEXT_TYPED:
+            kind = by_topic(found.kind, context_topic(" ".join(record[name] or "" for name in ("title", "text"))))
+            if kind is not None:
+                return Referent(found.key, kind, found.form, found.place)
+        return found
+
+    def _referents(self, mentions: list[Mention], typed: bool, record: dict[str, Any]) -> dict[str, _Referent]:
+        """The item's referents in order of first mention. ``typed`` groups the names of one
+        referent (a country and its demonym, a person and their surname); version 1 grouped
+        identical strings."""
+        groups: dict[str, _Referent] = {}
+        surnames = {m.text.split()[-1] for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1}
+        by_text: dict[str, str] = {}
+        for m in mentions:
+            if typed and m.text in surnames:
+                m = replace(m, label="PERSON")  # "Lopez" after "Maria Lopez" is her, whatever NER says
+            # Version 1 let the bank's label for a known entity override the mention's NER label;
+            # typed kinds come from the gazetteer and the name, and keep the mention's label.
+            label = m.label if typed else self.bank.label_of(m.text) or m.label
+            found = self.bank.referent_of(label, m.text) or self._item_referent(m, label, record)
+            # One string is one referent in an item, whatever label NER gave each mention of it.
+            key = by_text.setdefault(m.text, found.key) if typed else m.text
+            group = groups.get(key)
+            if group is None:
+                groups[key] = _Referent(label, m, found, [m])
+            else:
+                group.mentions.append(m)
+                if len(m.text) > len(group.head.text) and found.form == "name":
+                    group.head, group.found = m, found
+        return groups
+
+    def _surname_mentions(self, record: dict[str, Any], usable: list[Mention], mentions: list[Mention]
+                          ) -> list[Mention]:
+        """A person named in full and later by surname alone ("... Lopez said"), where NER
+        missed the second mention: it changes with the first."""
+        extra: list[Mention] = []
+        taken = [(m.field, m.start, m.end) for m in mentions]
+        for m in usable:
+            words = m.text.split()
+            if m.label != "PERSON" or len(words) < 2:
+                continue
+            surname = words[-1]
+            for name in self.config.fields:
+                text = record[name] or ""
+                for hit in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
+                    start = hit.start()
+                    # "Van der Poel" for "Mathieu van der Poel": the particles go with the surname.
+                    while (particle := re.search(r"(\w+) $", text[:start])) and particle.group(1).lower() in \
+                            NAME_PARTICLES and particle.group(1).lower() in m.text.lower().split():
+                        start = particle.start()
+                    if not any(f == name and s < hit.end() and start < e for f, s, e in taken):
+                        extra.append(Mention(name, start, hit.end(), text[start:hit.end()], "PERSON"))
+                        taken.append((name, start, hit.end()))
+        return extra
+
+    def _country_mentions(self, record: dict[str, Any], usable: list[Mention], mentions: list[Mention]
+                          ) -> list[Mention]:
+        """A country's name or demonym NER missed ("Mongolian herders ... grips Mongolia" with only
+        "Mongolia" tagged), so that it changes with the country."""
+        countries = {}
+        for m in usable:
+            found = referent(m.text, m.label, self.gazetteer)
+            if found.kind == "country" and found.place is not None:
+                countries[found.place.key] = found.place
+        extra: list[Mention] = []
+        taken = [(m.field, m.start, m.end) for m in [*mentions, *usable]]
+        for place in countries.values():
+            forms = [(place.name, "GPE")]
+            if place.demonym and place.demonym != place.name:
+                forms += [(plural_demonym(place.demonym), "NORP"), (place.demonym, "NORP")]
+            for written, label in forms:
+                for name in self.config.fields:
+                    for hit in re.finditer(rf"(?<![\w-]){re.escape(written)}(?![\w-])", record[name] or ""):
+                        if not any(f == name and s < hit.end() and hit.start() < e for f, s, e in taken):
+                            extra.append(Mention(name, hit.start(), hit.end(), written, label))
+                            taken.append((name, hit.start(), hit.end()))
+        return extra
+
     def _drop_article(self, m: Mention, replacement: str) -> Mention:
         """"the United States" -> "Pakistan", not "the Pakistan": the article goes with the
         name when the corpus does not write the replacement with one."""
-        if m.article_start is None or self.bank.takes_article(m.label, replacement):
+        if m.article_start is None or self._takes_article(m.label, replacement):
             return m
         return replace(m, start=m.article_start, article_start=None)
 
 
+def _with_particles(text: str, m: Mention, mentions: list[Mention]) -> Mention:
+    """A surname mention with the particles that belong to it in the full name the item gives
+    ("Poel" -> "Van der Poel" beside "Mathieu van der Poel")."""
+    if m.label != "PERSON" or len(m.text.split()) != 1:
+        return m
+    full = {w.lower() for other in mentions if other.label == "PERSON" and len(other.text.split()) > 2
+            for w in other.text.split()[:-1]}
+    start = m.start
+    while (particle := re.search(r"(\w+) $", text[:start])) and particle.group(1).lower() in NAME_PARTICLES \
+            and particle.group(1).lower() in full:
+        start = particle.start()
+    return m if start == m.start else replace(m, start=start, text=text[start:m.end])
 
-def _apply(text: str, field: str, targets: list[Mention], replacements: dict[str, str]) -> tuple[str, list[dict]]:
+
+def _inside_longer_name(text: str, m: Mention) -> bool:
+    """Whether a place or person mention is a piece of a longer name NER cut ("Madrid" in "Real
+    Madrid", "US" in "US Open", "Hadron Collider" after "Large"): a capitalised word touches
+    it. In a title written in title case every word is capitalised, so nothing is concluded."""
+    if re.match(r"-[A-Z]", text[m.end:]) or re.search(r"[A-Z][\w]*-$", text[:m.start]):
+        return True  # "Paris-Roubaix"
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    if len(words) > 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words):
+        return False
+    after = re.match(r" ([A-Z][\w-]*)", text[m.end:])
+    if after and not text[m.end:m.end + 2].startswith(("'", "’")):
+        return True
+    before = re.search(r"([A-Z][\w.-]*) $", text[:m.start])
+    if before and before.group(1).strip(".").lower() in PERSON_TITLES:
+        return False  # "Governor Maria Lopez"
+    return bool(before and not (before.start() > 0 and _SENTENCE_END.search(text[:before.start()])))
+
+
+#: Nouns a country's name stands before as an adjective ("UK government", "U.S. shoppers").
+ATTRIBUTIVE_HEADS = frozenset({
+    "government", "officials", "official", "troops", "forces", "military", "army", "navy", "president", "economy",
+    "shoppers", "consumers", "firms", "firm", "companies", "company", "market", "markets", "banks", "stocks",
+    "lawmakers", "authorities", "embassy", "envoy", "parliament", "voters", "workers", "exports", "imports",
+    "regulators", "regulator", "prosecutors", "police", "diplomats", "leaders", "citizens", "soldiers", "court",
+    "ministry", "minister", "intelligence", "election", "elections", "team", "squad", "retailer", "carmaker",
+    "bank", "bonds", "inflation", "unemployment", "jobs", "researchers", "scientists", "study", "media",
+})
+
+
+_TEAM_BEFORE = re.compile(r"(?:\b(?:beat|beats|against|over|vs\.?|v|to)\s+)$", re.IGNORECASE)
+_TEAM_AFTER = re.compile(r"^(?:'s)?\s+(?:beat|beats|draw|drew|win|wins|won|lose|lost|clinch|clinches|sack|sign|"
+                         r"signs|reach|reaches|top|tops|crush|edge|stun|thrash|defeat|defeated)\b", re.IGNORECASE)
+
+
+def _names_a_team(text: str, m: Mention) -> bool:
+    """A place standing for its team ("Barcelona" in "Madrid beat Barcelona", "India beat
+    Australia"): swapping it asks who plays the sport, which a reader knows."""
+    return bool(_TEAM_BEFORE.search(text[:m.start]) or _TEAM_AFTER.match(text[m.end:]))
+
+
+def _attributive(text: str, m: Mention) -> bool:
+    """A country named before a noun it qualifies: "UK government", "U.S. shoppers"."""
+    after = re.match(r" ([a-z]+)", text[m.end:])
+    return bool(after and after.group(1) in ATTRIBUTIVE_HEADS)
+
+
+def _sure(ref: _Referent) -> bool:
+    """A referent whose kind says what may replace it; a lone one-word "person" is often a
+    word NER mistook for a name."""
+    return ref.found.kind in SURE_KINDS and not (ref.found.kind == "person" and len(ref.head.text.split()) < 2)
+
+
+def _form(replacement: str, new: Referent | None, form: str) -> str:
+    """How a mention of the original is written with the replacement: a demonym stays a
+    demonym ("Chilean" -> "Peruvian"), a surname a surname."""
+    if new is not None and new.place is not None and new.place.demonym and form.startswith("demonym"):
+        return plural_demonym(new.place.demonym) if form == "demonym_plural" else new.place.demonym
+    if form == "surname":
+        return replacement.split()[-1]
+    return replacement
+
+
+def _read_list(path: str | None) -> frozenset[str]:
+    if path is None or not Path(path).is_file():
+        return frozenset()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _apply(text: str, field: str, targets: list[tuple[Mention, str, str]]) -> tuple[str, list[dict]]:
     """Rewrite ``text`` with each target replaced; return it and the spans in the new text."""
     pieces, spans, cursor, shift = [], [], 0, 0
     all_caps = text.isupper()
-    for m in sorted(targets, key=lambda m: m.start):
-        replacement = _match_case(replacements[m.text], text, m.start, all_caps)
+    for m, written, kind in sorted(targets, key=lambda t: t[0].start):
+        replacement = _match_case(written, text, m.start, all_caps)
         end, replacement = _fix_possessive(text, m.end, replacement)
         pieces.append(text[cursor:m.start])
         pieces.append(replacement)
         start = m.start + shift
         spans.append({"field": field, "start": start, "end": start + len(replacement),
                       "orig_start": m.start, "orig_end": end, "original": text[m.start:end],
-                      "replacement": replacement, "label": m.label})
+                      "replacement": replacement, "label": m.label, "kind": kind})
         shift += len(replacement) - (end - m.start)
         cursor = end
     pieces.append(text[cursor:])
