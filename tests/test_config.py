@@ -324,7 +324,7 @@ def test_fingerprint_changes_with_what_decides_the_rows(tmp_path):
 
 def test_fingerprint_of_spelled_out_defaults_is_the_same(tmp_path):
     base = load_variant(tmp_path, "base")
-    spelled = load_variant(tmp_path, "spelled", stages=[swap_stage(max_swaps=1, sampling="frequency")],
+    spelled = load_variant(tmp_path, "spelled", stages=[swap_stage(max_swaps=1, sampling="typed")],
                            limits={"max_title_chars": 1000}, emit_real=True)
     assert spelled.fingerprint() == base.fingerprint()
 

@@ -66,6 +66,7 @@ class Place:
     """A country's capital city."""
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def normalize(name: str) -> str:
     """The form names are compared in: lower case, no accents, no dots, no leading article,
     single spaces ("the U.S." -> "us", "Zürich" -> "zurich")."""

@@ -11,6 +11,7 @@ their names are built with; people by being people.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -137,6 +138,7 @@ def kind_by_words(text: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> 
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure for one gazetteer; called per draw
 def referent(text: str, label: str, gazetteer: Gazetteer) -> Referent:
     """What the mention ``text`` of NER ``label`` refers to and its kind."""
     country = gazetteer.nationality(text) if label in ("NORP", "GPE", "LOC", "PERSON") else None
@@ -174,6 +176,7 @@ def referent(text: str, label: str, gazetteer: Gazetteer) -> Referent:
     return Referent(f"{label.lower()}:{normalize(text)}", label.lower(), "name")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure for one gazetteer; called per draw
 def anchor(text: str, gazetteer: Gazetteer) -> str | None:
     """The country a name holds ("Brazilian Senate", "Bank of Canada": its key), or None. Such a
     name can only stand where the original was tied to the same country."""
@@ -192,6 +195,7 @@ def anchor(text: str, gazetteer: Gazetteer) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure for one gazetteer; called per draw
 def same_referent(a: str, b: str, label: str, gazetteer: Gazetteer) -> bool:
     """Whether ``a`` and ``b`` may name one referent: the same place, person or body under
     another name, a part of the other's name, or its initials. Swapping one for the other

@@ -413,20 +413,18 @@ class EntitySwap(Stage):
             place = other.found.place
             if other.found.kind == "city" and place is not None and place.region == old_code:
                 cities[place.key] = (place, list(other.mentions))
-        spans = [(m.field, m.start, m.end) for m in taken]
         capital = self.gazetteer.capital_of(old_code)
-        known = ([capital] if capital is not None else []) + self.gazetteer.cities_of(old_code)
-        for place in known:
-            for name in self.config.fields:
-                for hit in re.finditer(rf"(?<![\w-]){re.escape(place.name)}(?![\w-])", record[name] or ""):
-                    mention = Mention(name, hit.start(), hit.end(), place.name, "GPE")
-                    overlapping = [m for m in taken if m.field == name and m.start < hit.end() and hit.start() < m.end]
-                    if any((m.start, m.end) != (hit.start(), hit.end()) for m in overlapping):
-                        continue  # inside a longer name ("Paris Saint-Germain")
-                    entry = cities.setdefault(place.key, (place, []))
-                    if (name, hit.start(), hit.end()) not in [(m.field, m.start, m.end) for m in entry[1]]:
-                        entry[1].append(mention)
-        del spans
+        pattern, by_name = self._city_pattern(old_code)
+        for name in self.config.fields:
+            for hit in pattern.finditer(record[name] or "") if pattern is not None else ():
+                place = by_name[hit.group()]
+                mention = Mention(name, hit.start(), hit.end(), place.name, "GPE")
+                overlapping = [m for m in taken if m.field == name and m.start < hit.end() and hit.start() < m.end]
+                if any((m.start, m.end) != (hit.start(), hit.end()) for m in overlapping):
+                    continue  # inside a longer name ("Paris Saint-Germain")
+                entry = cities.setdefault(place.key, (place, []))
+                if (name, hit.start(), hit.end()) not in [(m.field, m.start, m.end) for m in entry[1]]:
+                    entry[1].append(mention)
         # A mention rewritten as a city here is done, whatever referent NER made of it elsewhere.
         owner = {(m.field, m.start, m.end): other.found.key for other in referents.values() for m in other.mentions}
         new_capital = self.gazetteer.capital_of(new_code)
@@ -454,6 +452,18 @@ class EntitySwap(Stage):
         for mentions, _ in followers:
             replaced.update(owner[(m.field, m.start, m.end)] for m in mentions if (m.field, m.start, m.end) in owner)
         return followers
+
+    def _city_pattern(self, code: str) -> tuple[Any, dict[str, Place]]:
+        """One regular expression finding a country's capital and larger cities by name (cached)."""
+        cache = self.__dict__.setdefault("_city_patterns", {})
+        if code not in cache:
+            capital = self.gazetteer.capital_of(code)
+            places = ([capital] if capital is not None else []) + self.gazetteer.cities_of(code)
+            by_name = {p.name: p for p in reversed(places)}  # the capital wins a shared name
+            names = sorted(by_name, key=len, reverse=True)
+            pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])") if names else None
+            cache[code] = (pattern, by_name)
+        return cache[code]
 
     def _takes_article(self, label: str, name: str) -> bool:
         return self.bank.takes_article(label, name) or takes_article_by_form(name)
