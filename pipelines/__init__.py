@@ -2,7 +2,7 @@
 
 - :mod:`pipelines.stages`: one module per manipulation, found by name through the entry points
   of group ``datafactory.stages`` (see :mod:`datafactory.registry`)
-- :mod:`pipelines.entities`: the entity bank entity_swap draws replacements from
+- :mod:`pipelines.entities`: entity_swap's bank, gazetteer, referents and junk rules
 - :mod:`pipelines.generation`: decoding strategies (sampling, beam, PPL-MCTS, rerank),
   discriminators, generator fine-tuning
 - :mod:`pipelines.images`: CLIP and sentence encoders, embedding index, image matching rules

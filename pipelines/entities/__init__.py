@@ -1,1 +1,2 @@
-"""What entity_swap needs besides spaCy: the bank of entities it draws replacements from."""
+"""What entity_swap needs besides spaCy: the entity bank, the gazetteer of places and demonyms,
+referents and fine kinds, and the rules that keep junk out."""
