@@ -242,6 +242,9 @@ class EntitySwap(Stage):
             reason = "site boilerplate"
         if reason is None and self.config.sampling == "typed" and _inside_longer_name(text, m):
             reason = "part of a longer name"
+        if reason is None and self.config.sampling == "typed" and m.label == "PERSON" and _title_case(text) \
+                and self.common_words.get(m.text.split()[0].lower(), 0) >= 2:
+            reason = "a title-case phrase NER took for a name"  # "Slam Wells" in "Senators Slam Wells Fargo"
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
                 and _names_a_team(text, m) and context_topic(" ".join(record[f] or "" for f in ("title", "text"))) \
                 == "sport":
@@ -572,14 +575,19 @@ def _with_particles(text: str, m: Mention, mentions: list[Mention]) -> Mention:
     return m if start == m.start else replace(m, start=start, text=text[start:m.end])
 
 
+def _title_case(text: str) -> bool:
+    """Whether most words of a text start with a capital (a title-case headline)."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    return len(words) > 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
 def _inside_longer_name(text: str, m: Mention) -> bool:
     """Whether a place or person mention is a piece of a longer name NER cut ("Madrid" in "Real
     Madrid", "US" in "US Open", "Hadron Collider" after "Large"): a capitalised word touches
     it. In a title written in title case every word is capitalised, so nothing is concluded."""
     if re.match(r"-[A-Z]", text[m.end:]) or re.search(r"[A-Z][\w]*-$", text[:m.start]):
         return True  # "Paris-Roubaix"
-    words = re.findall(r"[A-Za-z][\w'’-]*", text)
-    if len(words) > 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words):
+    if _title_case(text):
         return False
     after = re.match(r" ([A-Z][\w-]*)", text[m.end:])
     if after and not text[m.end:m.end + 2].startswith(("'", "’")):
@@ -620,7 +628,10 @@ def _attributive(text: str, m: Mention) -> bool:
 
 def _sure(ref: _Referent) -> bool:
     """A referent whose kind says what may replace it; a lone one-word "person" is often a
-    word NER mistook for a name."""
+    word NER mistook for a name, and a chamber named by no country ("Senate") is one a reader
+    takes for the one they know, so "Senate" -> "Congress" changes little."""
+    if ref.found.kind == "legislature" and anchor(ref.head.text, load_gazetteer()) is None:
+        return False
     return ref.found.kind in SURE_KINDS and not (ref.found.kind == "person" and len(ref.head.text.split()) < 2)
 
 
