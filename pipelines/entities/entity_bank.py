@@ -180,8 +180,8 @@ class EntityBank:
                 if found.kind == "person" and (len(entity.split()) < 2 or kind_by_words(entity, ORG_KINDS)):
                     self._referents[label, entity] = found
                     continue  # a lone word, or a body's name, filed as a person: never a replacement
-                if found.kind in CONTEXT_TYPED and (kind := by_topic(found.kind, self.context_topic(label, entity))):
-                    found = Referent(found.key, kind, found.form, found.place)
+                if found.kind in CONTEXT_TYPED:
+                    found = by_topic(found, self.context_topic(label, entity))
                 self._referents[label, entity] = found
                 if found.kind == "country" and found.place is not None:
                     countries[found.place.key] += count
@@ -334,11 +334,7 @@ class EntityBank:
         return entities[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
 
     def _build_index(self) -> dict[str, tuple[list[str], list[int]]]:
-        index = {}
-        for label, counts in self._counts.items():
-            entities = sorted(counts)
-            index[label] = (entities, list(itertools.accumulate(counts[e] for e in entities)))
-        return index
+        return {label: _cumulative(counts) for label, counts in self._counts.items()}
 
 
 def _cumulative(counts: Counter[str]) -> tuple[list[str], list[int]]:

@@ -144,10 +144,6 @@ class Gazetteer:
         """The ``most`` most populous cities of a country (a city's region is its country)."""
         return self._cities_of.get(country_code, [])[:most]
 
-    def peer_countries(self) -> list[Place]:
-        """Countries large enough to be a plausible replacement for another country."""
-        return [p for p in self.countries.values() if p.population >= SMALLEST_COUNTRY and p.demonym]
-
 
 @functools.lru_cache(maxsize=1)
 def load_gazetteer() -> Gazetteer:

@@ -115,6 +115,7 @@ def acronym(text: str) -> str:
     return "".join(w[0] for w in words if w[:1].isupper()) if len(words) > 1 else ""
 
 
+@functools.lru_cache(maxsize=1024)  # asked once per mention of an item: its title and body
 def context_topic(text: str) -> str | None:
     """The topic a text's words point at (business, sport, politics), if one clearly leads."""
     words = set(_CUE_WORD.findall(text.lower()))
@@ -123,10 +124,11 @@ def context_topic(text: str) -> str | None:
     return topic if best >= 1 and all(n < best for n, t in hits if t != topic) else None
 
 
-def by_topic(kind: str, topic: str | None) -> str | None:
-    """The finer kind a catch-all ``kind`` takes in texts of ``topic`` (an org in business news
-    is a company, a person in sport an athlete), or None."""
-    return _BY_TOPIC.get((kind, topic)) if topic else None
+def by_topic(found: Referent, topic: str | None) -> Referent:
+    """``found`` with the finer kind its catch-all kind takes in texts of ``topic`` (an org in
+    business news is a company, a person in sport an athlete); as it was otherwise."""
+    kind = _BY_TOPIC.get((found.kind, topic)) if topic else None
+    return Referent(found.key, kind, found.form, found.place) if kind else found
 
 
 def kind_by_words(text: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:

@@ -246,8 +246,7 @@ class EntitySwap(Stage):
                 and self.common_words.get(m.text.split()[0].lower(), 0) >= 2:
             reason = "a title-case phrase NER took for a name"  # "Slam Wells" in "Senators Slam Wells Fargo"
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
-                and _names_a_team(text, m) and context_topic(" ".join(record[f] or "" for f in ("title", "text"))) \
-                == "sport":
+                and _names_a_team(text, m) and _item_topic(record) == "sport":
             reason = "a team named after its place"
         return reason
 
@@ -475,11 +474,7 @@ class EntitySwap(Stage):
         """The referent of a mention the bank does not know: typed by its name, and for an
         organisation of no telling name, by the words of this item."""
         found = referent(m.text, label, self.gazetteer)
-        if found.kind in CONTEXT_TYPED:
-            kind = by_topic(found.kind, context_topic(" ".join(record[name] or "" for name in ("title", "text"))))
-            if kind is not None:
-                return Referent(found.key, kind, found.form, found.place)
-        return found
+        return by_topic(found, _item_topic(record)) if found.kind in CONTEXT_TYPED else found
 
     def _referents(self, mentions: list[Mention], typed: bool, record: dict[str, Any]) -> dict[str, _Referent]:
         """The item's referents in order of first mention. ``typed`` groups the names of one
@@ -517,17 +512,12 @@ class EntitySwap(Stage):
             if m.label != "PERSON" or len(words) < 2:
                 continue
             surname = words[-1]
-            for name in self.config.fields:
-                text = record[name] or ""
-                for hit in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
-                    start = hit.start()
-                    # "Van der Poel" for "Mathieu van der Poel": the particles go with the surname.
-                    while (particle := re.search(r"(\w+) $", text[:start])) and particle.group(1).lower() in \
-                            NAME_PARTICLES and particle.group(1).lower() in m.text.lower().split():
-                        start = particle.start()
-                    if not any(f == name and s < hit.end() and start < e for f, s, e in taken):
-                        extra.append(Mention(name, start, hit.end(), text[start:hit.end()], "PERSON"))
-                        taken.append((name, start, hit.end()))
+            for name, start, end in _unclaimed(record, self.config.fields, surname, taken):
+                # "Van der Poel" for "Mathieu van der Poel": the particles go with the surname.
+                start = _particles_before(record[name], start, m.text.lower().split())
+                if not any(f == name and s < end and start < e for f, s, e in taken):
+                    extra.append(Mention(name, start, end, record[name][start:end], "PERSON"))
+                    taken.append((name, start, end))
         return extra
 
     def _country_mentions(self, record: dict[str, Any], usable: list[Mention], mentions: list[Mention]
@@ -546,11 +536,9 @@ class EntitySwap(Stage):
             if place.demonym and place.demonym != place.name:
                 forms += [(plural_demonym(place.demonym), "NORP"), (place.demonym, "NORP")]
             for written, label in forms:
-                for name in self.config.fields:
-                    for hit in re.finditer(rf"(?<![\w-]){re.escape(written)}(?![\w-])", record[name] or ""):
-                        if not any(f == name and s < hit.end() and hit.start() < e for f, s, e in taken):
-                            extra.append(Mention(name, hit.start(), hit.end(), written, label))
-                            taken.append((name, hit.start(), hit.end()))
+                for name, start, end in _unclaimed(record, self.config.fields, written, taken):
+                    extra.append(Mention(name, start, end, written, label))
+                    taken.append((name, start, end))
         return extra
 
     def _drop_article(self, m: Mention, replacement: str) -> Mention:
@@ -568,11 +556,33 @@ def _with_particles(text: str, m: Mention, mentions: list[Mention]) -> Mention:
         return m
     full = {w.lower() for other in mentions if other.label == "PERSON" and len(other.text.split()) > 2
             for w in other.text.split()[:-1]}
-    start = m.start
-    while (particle := re.search(r"(\w+) $", text[:start])) and particle.group(1).lower() in NAME_PARTICLES \
-            and particle.group(1).lower() in full:
-        start = particle.start()
+    start = _particles_before(text, m.start, full)
     return m if start == m.start else replace(m, start=start, text=text[start:m.end])
+
+
+def _particles_before(text: str, start: int, name_words: Any) -> int:
+    """Where a surname starting at ``start`` begins once the name particles before it that
+    belong to the full name (``name_words``, lower case) are taken in: "van der" of "Poel"."""
+    while (particle := re.search(r"(\w+) $", text[:start])) and particle.group(1).lower() in NAME_PARTICLES \
+            and particle.group(1).lower() in name_words:
+        start = particle.start()
+    return start
+
+
+def _unclaimed(record: dict[str, Any], fields: Iterable[str], word: str, taken: list[tuple[str, int, int]]
+               ) -> Iterable[tuple[str, int, int]]:
+    """Whole-word occurrences of ``word`` in the fields (``field, start, end``) that overlap no
+    span of ``taken``, checked as each is found: what a caller adds meanwhile counts."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
+    for name in fields:
+        for hit in pattern.finditer(record[name] or ""):
+            if not any(f == name and s < hit.end() and hit.start() < e for f, s, e in taken):
+                yield name, hit.start(), hit.end()
+
+
+def _item_topic(record: dict[str, Any]) -> str | None:
+    """What an item is about, from its title and body (see ``context_topic``)."""
+    return context_topic(" ".join(record[name] or "" for name in ("title", "text")))
 
 
 def _title_case(text: str) -> bool:
