@@ -124,12 +124,12 @@ TEXT_FIELDS = ("title", "text", "caption")
 REJECT_REASON = "reject_reason"
 
 
-def stage_output_schema(records: pa.Schema = None) -> pa.Schema:  # type: ignore[assignment]
-    """What a stage returns for records of layout ``records`` (default RECORD_SCHEMA)."""
-    return (records if records is not None else RECORD_SCHEMA).append(pa.field(REJECT_REASON, pa.string()))
+def stage_output_schema(records: pa.Schema) -> pa.Schema:
+    """What a stage returns for records of layout ``records``."""
+    return records.append(pa.field(REJECT_REASON, pa.string()))
 
 
-STAGE_OUTPUT_SCHEMA = stage_output_schema()
+STAGE_OUTPUT_SCHEMA = stage_output_schema(RECORD_SCHEMA)
 
 #: rejects.parquet: every input row that produced no output, or that a stage skipped.
 #: ``parent_id`` is the input item's id (null when the row had no usable id), so incremental
@@ -155,10 +155,9 @@ SKIPPED = "skipped"
 ERROR = "error"
 
 
-def empty_scores(records: pa.Schema = None) -> dict[str, float | None]:  # type: ignore[assignment]
-    """Every score of the layout ``records`` (default RECORD_SCHEMA), null."""
-    scores = (records if records is not None else RECORD_SCHEMA).field("scores").type
-    return {scores.field(i).name: None for i in range(scores.num_fields)}
+def empty_scores() -> dict[str, float | None]:
+    """Every core score, null (a pipeline's extra scores are null where absent too)."""
+    return {name: None for name in SCORES_TYPE.names}
 
 
 def real_record(
