@@ -108,6 +108,28 @@ def place_kind_breaks(made: list[dict]) -> int:
     return broken
 
 
+def main_kind(spans: list[dict]) -> str:
+    """The kind of the referent a swap replaced: a country's cities follow it, so it is the country."""
+    kinds = [s.get("kind") or s["label"] for s in spans]
+    return "country" if "country" in kinds else kinds[0]
+
+
+def print_by_kind(made: list[dict], judged: dict) -> None:
+    """Acceptable share of the default mode's judged swaps by the kind of the referent replaced."""
+    by_kind: dict[str, list[bool]] = {}
+    for m in made:
+        verdict = judged.get((m["id"], m["swapped"]))
+        if verdict is not None:
+            by_kind.setdefault(main_kind(m["spans"]), []).append(verdict["acceptable"])
+    if not by_kind:
+        return
+    print("\ntyped (default), judged swaps by the kind replaced:\n")
+    print("| kind | judged | acceptable |")
+    print("|---|---|---|")
+    for kind, verdicts in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"| {kind} | {len(verdicts)} | {sum(verdicts) / len(verdicts):.0%} |")
+
+
 def read_headlines(path: str, sample: int | None, seed: int) -> tuple[list[dict], str]:
     """Titles and texts of a corpus (any input datafactory reads), ``sample`` of them at random."""
     import random
@@ -163,9 +185,11 @@ def main() -> None:
     print(f"swap quality: {described}, {len(judged)} judged swaps ({args.judgments.name}); bank from "
           f"{bank_source}; model {args.model}; seed {args.seed}\n")
     rows, unjudged = [], []
+    typed_made: list[dict] = []
     for mode, options in MODES.items():
         started = time.perf_counter()
         made = swaps(options, args.model, headlines, batches, args.seed)
+        typed_made = typed_made or made
         seconds = time.perf_counter() - started
         verdicts = [judged.get((m["id"], m["swapped"])) for m in made]
         known = [v for v in verdicts if v is not None]
@@ -183,6 +207,7 @@ def main() -> None:
         print(f"| {mode} | {n} | {k} | {share:.1%} | {low:.1%}-{high:.1%} | {same} | {breaks} | {reasons or '-'} | "
               f"{seconds:.1f} |")
     print("\nGoal: typed >= 85% acceptable, 0 same-referent swaps.")
+    print_by_kind(typed_made, judged)
     if unjudged:
         print(f"{len(unjudged)} swap(s) not judged yet" + (f": written to {args.unjudged}" if args.unjudged else
                                                           " (--unjudged FILE writes them out)"))

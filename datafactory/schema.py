@@ -31,12 +31,14 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 #: One replaced span. ``start``/``end`` are character offsets of the replacement in the
 #: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field;
 #: ``label`` is its NER label and ``kind`` the finer type original and replacement share
-#: (country, city, party, company...; null when the stage does not type its spans).
+#: (country, city, party, company...; null when the stage does not type its spans);
+#: ``similarity`` how close the replacement's context words are to the original's (cosine,
+#: null when the stage did not score it).
 SPAN_TYPE = pa.struct(
     [
         pa.field("field", pa.string(), nullable=False),
@@ -48,6 +50,7 @@ SPAN_TYPE = pa.struct(
         pa.field("replacement", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("kind", pa.string()),
+        pa.field("similarity", pa.float64()),
     ]
 )
 

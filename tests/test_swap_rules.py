@@ -45,6 +45,7 @@ def swapped(rows, bank_rows=None, **options):
     ("Riverside news update", "ORG", "lower-case"),
     ("Serie A", "PERSON", "one-letter"),
     ("Lakeside Marathon", "PERSON", "event"),
+    ("HARBOUR TOWN MEDIA", "ORG", "capitals"),
 ])
 def test_junk_strings_are_refused(text, label, why):
     assert why in junk_reason(text, label)
@@ -52,7 +53,7 @@ def test_junk_strings_are_refused(text, label, why):
 
 @pytest.mark.parametrize("text, label", [
     ("Bank of England", "ORG"), ("Leonardo da Vinci", "PERSON"), ("Trinidad and Tobago", "GPE"),
-    ("AT&T", "ORG"), ("3M", "ORG"), ("Jean-Luc Picard", "PERSON"), ("J. R. Smith", "PERSON"),
+    ("AT&T", "ORG"), ("3M", "ORG"), ("Jean-Luc Picard", "PERSON"), ("J. R. Smith", "PERSON"), ("U.S. EPA", "ORG"),
 ])
 def test_real_names_pass(text, label):
     assert junk_reason(text, label) is None
@@ -153,7 +154,7 @@ def test_a_typed_draw_keeps_the_kind_and_never_picks_an_alias(gazetteer):
     original = referent("United States", "GPE", gazetteer)
     drawn = Counter()
     for seed in range(200):
-        text, found = bank.sample_typed("GPE", "United States", original, random.Random(seed), exclude=set(),
+        text, found, _ = bank.sample_typed("GPE", "United States", original, random.Random(seed), exclude=set(),
                                         exclude_keys={original.key}, gazetteer=gazetteer)
         drawn[text] += 1
         assert found.kind == "country"

@@ -21,6 +21,9 @@ import re
 from collections import Counter, defaultdict
 from typing import Callable, Iterable, Literal
 
+import numpy as np
+
+from pipelines.entities.contexts import ContextProfiles, Vector
 from pipelines.entities.gazetteer import SMALLEST_COUNTRY, Gazetteer, Place
 from pipelines.entities.referents import (
     CONTEXT_TYPED,
@@ -36,6 +39,11 @@ from pipelines.entities.referents import (
 Weighting = Literal["uniform", "frequency"]
 #: How often a typed draw keeps to the original's region when the region has candidates.
 REGION_PREFERENCE = 0.75
+#: A context-scored draw picks among this many of the most similar usable candidates...
+CONTEXT_TOP = 8
+#: ... each at least this share as similar as the most similar one: a few close peers are
+#: better than a long tail of names that merely share "said" and "shares".
+CONTEXT_RELATIVE_FLOOR = 0.5
 
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _ARTICLE_BEFORE = re.compile(r"(?:^|(?<=\s))(?:the|The|THE)\s+$")
@@ -88,6 +96,9 @@ class EntityBank:
         self._texts: Counter[tuple[str, str]] = Counter()
         self.dropped: Counter[str] = Counter()
         """Entities refused by the junk rules, by reason (for the manifest)."""
+        self._roles: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self.contexts = ContextProfiles()
+        """The words around each entity's mentions (see :mod:`pipelines.entities.contexts`)."""
     def add(self, label: str, entity: str, *, with_article: bool = False) -> None:
         self._counts.setdefault(label, Counter())[entity] += 1
         if with_article:
@@ -144,6 +155,19 @@ class EntityBank:
         """One sighting of an entity in a text of ``topic`` (or of none clear)."""
         self._context[label, entity][topic] += 1
 
+    def add_window(self, label: str, entity: str, words: list[str]) -> None:
+        """The content words around one mention of an entity."""
+        self.contexts.add((label, entity), words)
+
+    def add_roles(self, label: str, entity: str, roles: Iterable[str]) -> None:
+        """The role groups (:mod:`pipelines.entities.roles`) one mention of a person was written with."""
+        if roles:
+            self._roles[label, entity].update(roles)
+
+    def roles_of(self, label: str, entity: str) -> frozenset[str]:
+        """Every role group the corpus wrote a person with."""
+        return frozenset(self._roles.get((label, entity), ()))
+
     def add_text(self, entities: Iterable[tuple[str, str]], countries: set[str]) -> None:
         """One text naming ``entities`` (label, name) and the countries of ``countries`` (keys)."""
         for key in set(entities):
@@ -197,6 +221,7 @@ class EntityBank:
             groups.setdefault(("*", "country", self._places[key].region), Counter())[key] += count
         self._typed = {key: _cumulative(counts) for key, counts in groups.items()}
         self._place_labels = None
+        self.contexts.finish((label, entity) for label in self.labels() for entity in self._counts[label])
 
     def kind_counts(self) -> dict[str, int]:
         """Distinct replacements per fine kind (for the manifest)."""
@@ -204,15 +229,25 @@ class EntityBank:
 
     def sample_typed(self, label: str, original: str, found: Referent, rng: random.Random, *,
                      exclude: set[str], exclude_keys: set[str], gazetteer: Gazetteer,
-                     region: str | None = None, homes: frozenset[str | None] | None = None
-                     ) -> tuple[str, Referent] | None:
+                     region: str | None = None, homes: frozenset[str | None] | None = None,
+                     peer: Callable[[Place], bool] | None = None, fits: Callable[[str], bool] | None = None,
+                     context: Vector | None = None,
+                     band: tuple[float, float] = (0.0, 1.0)) -> tuple[str, Referent, float | None] | None:
         """A replacement for ``original`` (NER ``label``, referent ``found``): of the same kind,
         from the same region when it can be, not in ``exclude`` (lower-case texts) nor naming a
         referent of ``exclude_keys`` nor another name of the original. Countries come back as
         their place's name, with the place (the caller writes its demonym where needed).
         ``region``: only from there (a city of the country the item names). ``homes``: only an
         entity whose country (:meth:`home_of`, None for unknown) is one of these: a company of
-        the country the item names, a club of the original's country."""
+        the country the item names, a club of the original's country. ``peer``: only a place
+        it accepts (a neighbour of the country the original borders, one of the same currency,
+        a capital for a capital that stands for its government). ``fits``: only a name that is no
+        place it accepts (a person of one of the original's roles).
+        ``context``: the item's words around the original (:meth:`ContextProfiles.query`); for a
+        name that is no place, the replacement is then one of the :data:`CONTEXT_TOP` usable
+        candidates whose profiles are most similar to it, within ``band`` (lowest, highest
+        cosine) and at least half as similar as the closest, drawn in proportion to similarity. The third value is that similarity (None
+        when not scored)."""
         country = found.kind == "country"
         kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
         original_anchor = None if country or found.place is not None else anchor(original, gazetteer)
@@ -223,12 +258,16 @@ class EntityBank:
             if country:
                 place = self._places[candidate]
                 if place.key in exclude_keys or place.name.lower() in exclude or not place.demonym \
-                        or place.population < SMALLEST_COUNTRY:
+                        or place.population < SMALLEST_COUNTRY or (peer is not None and not peer(place)):
                     return None
                 return Referent(place.key, "country", "name", place)
             cand = self._referent_any(candidate, label) or referent(candidate, label, gazetteer)
             if candidate.lower() in exclude or cand.key in exclude_keys or same_referent(original, candidate, label,
                                                                                           gazetteer):
+                return None
+            if peer is not None and (cand.place is None or not peer(cand.place)):
+                return None
+            if fits is not None and cand.place is None and not fits(candidate):
                 return None
             if found.place is None and anchor(candidate, gazetteer) != original_anchor:
                 return None  # "Congress" -> "Brazilian Senate" would put Brazil's in Argentina
@@ -241,15 +280,21 @@ class EntityBank:
             pools = [(*kind_key, region)]
         elif region is not None and (*kind_key, region) in self._typed and rng.random() < REGION_PREFERENCE:
             pools.insert(0, (*kind_key, region))
+        scored = context is not None and not country and found.place is None and len(self.contexts) > 0
         for pool in pools:
             entities, cumulative = self._typed.get(pool, ([], []))
             if not entities:
+                continue
+            if scored:
+                drawn = self._closest(pool, entities, context, band, usable, rng)
+                if drawn is not None:
+                    return drawn
                 continue
             for _ in range(8):
                 candidate = entities[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
                 found_cand = usable(candidate)
                 if found_cand is not None:
-                    return _text(candidate, found_cand), found_cand
+                    return _text(candidate, found_cand), found_cand, None
             allowed, previous = [], 0
             for entity, total in zip(entities, cumulative):
                 if (found_cand := usable(entity)) is not None:
@@ -257,8 +302,32 @@ class EntityBank:
                 previous = total
             if allowed:
                 entity, found_cand, _ = allowed[rng.choices(range(len(allowed)), weights=[w for *_, w in allowed])[0]]
-                return _text(entity, found_cand), found_cand
+                return _text(entity, found_cand), found_cand, None
         return None
+
+    def _closest(self, pool: tuple[str, ...], entities: list[str], context: Vector, band: tuple[float, float],
+                 usable: Callable[[str], Referent | None], rng: random.Random) -> tuple[str, Referent, float] | None:
+        """A usable entity of ``pool`` among the most similar to ``context`` within ``band``."""
+        label = pool[0]
+        similarity = self.contexts.similarities(pool, len(entities), lambda: ((label, e) for e in entities), context)
+        low, high = band
+        picked: list[tuple[str, Referent, float]] = []
+        shared = np.flatnonzero(similarity > max(low, 0.0) - 1e-12)
+        # Most similar first; ties in name order (entities are sorted), so draws are reproducible.
+        for i in shared[np.argsort(-similarity[shared], kind="stable")]:
+            value = float(similarity[i])
+            if value <= 0 or (picked and value < CONTEXT_RELATIVE_FLOOR * picked[0][2]):
+                break
+            if value > high:
+                continue  # as close as another name of the original: an alias the rules missed
+            if (found := usable(entities[i])) is not None:
+                picked.append((entities[i], found, value))
+                if len(picked) == CONTEXT_TOP:
+                    break
+        if not picked:
+            return None
+        entity, found, value = picked[rng.choices(range(len(picked)), weights=[v for *_, v in picked])[0]]
+        return _text(entity, found), found, round(value, 4)
 
     def _majority_labels(self) -> dict[str, str]:
         best: dict[str, tuple[int, str]] = {}

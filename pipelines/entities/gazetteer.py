@@ -64,6 +64,10 @@ class Place:
     """The adjective and singular noun of a country's people ("Brazilian"); None for others."""
     capital: str | None = None
     """A country's capital city."""
+    neighbours: frozenset[str] = frozenset()
+    """ISO codes of the countries a country borders."""
+    currency: str | None = None
+    """A country's currency as the news names it, in lower case ("yen", "pound")."""
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -75,6 +79,18 @@ def normalize(name: str) -> str:
     text = text.replace(".", "").replace("’", "'").strip().lower()
     text = re.sub(r"^the\s+", "", text)
     return " ".join(text.split())
+
+
+_UNDECOMPOSED = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ø": "O", "ø": "o", "ß": "ss"})
+
+
+def english_form(name: str) -> str:
+    """A place name as English news writes it: accents of Latin-1 kept ("São Paulo", "Zürich"),
+    other marks dropped ("Cần Thơ" -> "Can Tho", "Łódź" -> "Lodz")."""
+    if all(ord(c) < 256 for c in name):
+        return name
+    text = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", text.translate(_UNDECOMPOSED))
 
 
 class Gazetteer:
@@ -99,7 +115,9 @@ class Gazetteer:
                 # "New Zealander" is the noun; the adjective is "New Zealand".
                 demonym = name if noun.endswith("er") and noun[:-2] == name else noun
             place = Place("country", f"country:{code}", name, row["continentcode"], int(row["population"] or 0),
-                          demonym, row.get("capital") or None)
+                          demonym, row.get("capital") or None,
+                          frozenset(c for c in (row.get("neighbours") or "").split(",") if c),
+                          (row.get("currencyname") or "").strip().lower() or None)
             self.countries[code] = place
             for alias in (name, row["name"], row.get("iso3", ""), *_EXTRA_COUNTRY_NAMES.get(code, ())):
                 if alias:
@@ -107,13 +125,16 @@ class Gazetteer:
             for form in (noun, *_EXTRA_DEMONYM_FORMS.get(code, ())):
                 if form:
                     self._demonyms.setdefault(normalize(form), place)
+        #: Names of a country and of a US state at once ("Georgia"): a reader cannot tell which.
+        self.ambiguous: frozenset[str] = frozenset(
+            normalize(row["name"]) for row in cache.get_us_states().values() if normalize(row["name"]) in self._names)
         for code, row in sorted(cache.get_us_states().items()):
             place = Place("us_state", f"us_state:{code}", row["name"], "US", 0)
             self._names.setdefault(normalize(row["name"]), place)
         cities = sorted(cache.get_cities().values(), key=lambda c: (-int(c["population"]), c["geonameid"]))
         self._cities_of: dict[str, list[Place]] = {}
         for row in cities:  # the most populous city of a name is the one the news means
-            place = Place("city", f"city:{row['geonameid']}", row["name"], row["countrycode"],
+            place = Place("city", f"city:{row['geonameid']}", english_form(row["name"]), row["countrycode"],
                           int(row["population"]))
             if self._names.setdefault(normalize(row["name"]), place) is place:
                 self._cities_of.setdefault(place.region, []).append(place)

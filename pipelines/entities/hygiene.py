@@ -6,6 +6,7 @@ are refused by rules that look at the string's shape (no entity is named here):
 
 - web addresses and handles, strings made mostly of digits;
 - lists (commas, semicolons, bars) and names joined by "and" whose parts are names on their own;
+- strings of several long words in capitals (a shouted headline's words);
 - strings too long to be one name, or holding lower-case words (other than the particles names
   have: "Bank of England", "Leonardo da Vinci");
 - a one-word entity, or a person's name ending in a word, that the corpus mostly writes in lower
@@ -53,6 +54,8 @@ def junk_reason(text: str, label: str, *, common_words: Counter[str] | None = No
         return "no word"
     if len(words) > MAX_WORDS or len(text) > MAX_CHARS:
         return "too long for one name"
+    if len(words) > 1 and text.isupper() and sum(len(w.strip(".")) > 3 for w in words) > 1:
+        return "written in capitals"  # a shouted headline's words ("WASHINGTON INC."), not a name as written
     lower = [w for w in words if w.islower() and w.lower() not in NAME_PARTICLES]
     if lower:
         return f"holds lower-case words ({', '.join(lower[:3])})"

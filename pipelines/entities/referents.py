@@ -161,9 +161,11 @@ def referent(text: str, label: str, gazetteer: Gazetteer) -> Referent:
         return Referent(f"{label.lower()}:{normalize(text)}", "region" if label == "LOC" else "place", "name")
     if label == "PERSON":
         words = name_words(text)
-        place = gazetteer.place(text) if len(words) == 1 else None
+        place = gazetteer.place(text) if len(words) == 1 or text.istitle() else None
         if place is not None and place.kind == "country":  # a country NER took for a person
             return Referent(place.key, place.kind, "name", place)
+        if place is not None and place.kind == "city" and gazetteer.capital_of(place.region) == place:
+            return Referent(place.key, "city", "name", place)  # a capital NER took for a person
         key = f"person:{words[-1] if words else normalize(text)}"
         return Referent(key, "person", "surname" if len(words) == 1 else "name")
     if label == "ORG":

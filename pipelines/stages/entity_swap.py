@@ -10,12 +10,13 @@ Input: RECORD_SCHEMA batch. Output: one child per record (``id`` + ":entity_swap
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Literal
+from typing import Any, Callable, ClassVar, Iterable, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -24,13 +25,25 @@ from datafactory import spacy_models
 from datafactory.config import InputConfig
 from datafactory.stage import Stage, StageConfig
 from datafactory.errors import ConfigError
+from pipelines.entities.contexts import context_words
+from pipelines.entities.roles import roles_near
 from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span
-from pipelines.entities.gazetteer import Gazetteer, Place, load_gazetteer, plural_demonym, takes_article_by_form
+from pipelines.entities.gazetteer import (Gazetteer, Place, load_gazetteer, normalize, plural_demonym,
+                                          takes_article_by_form)
 from pipelines.entities.hygiene import NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate, junk_reason
-from pipelines.entities.referents import CONTEXT_TYPED, PERSON_TITLES, SURE_KINDS, anchor, Referent, by_topic, context_topic, referent
+from pipelines.entities.referents import (CONTEXT_TYPED, PERSON_TITLES, SURE_KINDS, Referent, anchor, by_topic,
+                                          context_topic, referent, same_referent)
 
 DEFAULT_TYPES = ("PERSON", "GPE", "ORG", "NORP", "LOC", "EVENT", "FAC")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
+#: Words before a name that make it a place, whatever NER filed it as.
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|near|outside|across|around|from|island of|region of|province of|city of|"
+                           r"town of|state of)\s+(?:the\s+)?$", re.IGNORECASE)
+#: NER labels of places and peoples: typed by the gazetteer, not by the words around them.
+_PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})
+#: Cities this populous are the place a reader takes the name for; smaller ones may be homonyms
+#: of a region ("Victoria", "Ontario").
+_SURE_CITY_POPULATION = 1_000_000
 
 
 class EntitySwapConfig(StageConfig):
@@ -54,6 +67,14 @@ class EntitySwapConfig(StageConfig):
     max_field_share: float = Field(0.5, gt=0, le=1)
     """A mention covering more than this share of its field's characters is never replaced:
     NER sometimes tags a whole short title as one entity."""
+    context_band: tuple[float, float] | None = (0.05, 0.9)
+    """With ``typed``, for a name that is no place (a company, a club, a person, an agency):
+    the replacement is drawn among the few bank entities whose context words (the words the
+    corpus writes around them) are most similar to the words around the original, with a
+    cosine similarity in this band (lowest, highest): below it a candidate comes from another
+    field of news (a carmaker for an oil major, a hockey club in the NBA), above it from the
+    original's own stories (another name of it). The similarity is recorded in each span.
+    None: any entity of the same kind, by frequency."""
     catch_all_kinds: bool = False
     """With ``typed``: also swap entities whose kind stays unknown (an ORG neither the words of
     its name nor of its texts type, an acronym, a region, a facility): their replacements are
@@ -107,7 +128,7 @@ class _Referent:
 
 class EntitySwap(Stage):
     name = "entity_swap"
-    version = "2"
+    version = "3"
     Config = EntitySwapConfig
     worker_resources = ("nlp", "gazetteer")
     needs_corpus = True
@@ -169,6 +190,11 @@ class EntitySwap(Stage):
                 others: list[tuple[str, str]] = []
                 for m in self._mentions(doc, name):
                     bank.add(m.label, m.text, with_article=m.article_start is not None)
+                    if m.label == "PERSON":
+                        bank.add_roles(m.label, m.text, roles_near(text, m.start, m.end))
+                    if m.label not in _PLACE_LABELS:
+                        bank.add_window(m.label, m.text, context_words(text, m.start, m.end, whole=name == "title",
+                                                                       names=m.label != "PERSON"))
                     if m.label in ("ORG", "PERSON"):
                         topic = context_topic(text) if topic is False else topic
                         bank.add_context(m.label, m.text, topic or None)
@@ -248,6 +274,8 @@ class EntitySwap(Stage):
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
                 and _names_a_team(text, m) and _item_topic(record) == "sport":
             reason = "a team named after its place"
+        if reason is None and self.config.sampling == "typed" and normalize(m.text) in self.gazetteer.ambiguous:
+            reason = "names a country and a US state"  # "Georgia": a reader cannot tell which
         return reason
 
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
@@ -274,11 +302,18 @@ class EntitySwap(Stage):
         present_keys = {r.found.key for r in referents.values()}
         candidates = list(referents)
         item_countries = self._countries_named(mentions)
-        if typed:  # a country tied to other names of the item stays (see _tied)
-            candidates = [key for key in candidates if not self._tied(referents[key], mentions)]
+        if typed:
+            # A place one of whose mentions must stay stays whole ("Brazil beat ..." names a team,
+            # so "Brazilian forward" keeps its country); a country tied to other names of the item
+            # stays (see _tied); a small city of no country the item names may be a homonym.
+            kept = {found.key for m in mentions if refused[m]
+                    if (found := referent(m.text, m.label, self.gazetteer)).place is not None}
+            candidates = [key for key in candidates if referents[key].found.key not in kept
+                          and not self._tied(referents[key], mentions, record)
+                          and not self._doubtful_city(referents[key], item_countries)]
             if not candidates:
                 return self.skip(record, "every entity is tied to another of the item (a country to its "
-                                         "places, firms or people)")
+                                         "places, firms, people or currency)")
         if typed:  # a country, a city, a person or a typed body before NER's catch-all kinds
             sure = [key for key in candidates if _sure(referents[key])]
             rest = [key for key in candidates if not _sure(referents[key])]
@@ -288,23 +323,43 @@ class EntitySwap(Stage):
                                          "catch_all_kinds: true swaps them too")
             candidates = sure if len(sure) >= self.config.max_swaps or not self.config.catch_all_kinds \
                 else sure + rest
-        chosen = rng.sample(candidates, k=min(self.config.max_swaps, len(candidates)))
-        targets: list[tuple[Mention, str, str]] = []
+        # Every candidate in a random order, so that one with no fit replacement gives way to
+        # the next; version 1 drew max_swaps of them and gave up on those.
+        chosen = rng.sample(candidates, k=len(candidates) if typed else min(self.config.max_swaps, len(candidates)))
+        done = 0
+        targets: list[tuple[Mention, str, str, float | None]] = []
         replaced: set[str] = set()  # referents rewritten already, as chosen or as a country's city
         for key in chosen:
             ref = referents[key]
             if ref.found.key in replaced:
                 continue
+            if done == self.config.max_swaps:
+                break
             if typed:
                 # Places keep their geography: a city of a country the item names is replaced by
                 # a city of that country, and a country's cities in the item follow it.
-                region = self._named_country_of(ref, referents)
+                region = self._named_country_of(ref, item_countries)
+                peer = self._country_peer(ref, item_countries, record)
+                if self._stands_for_government(ref, record):
+                    if region is not None:
+                        continue  # "Cuban diplomats ... tensions with Havana": no other city will do
+                    peer = self._is_capital
+                fits = None
+                if ref.label == "PERSON" and ref.found.place is None:
+                    roles = self._roles(ref, record)
+                    if not roles:
+                        continue  # nothing says what this person is, so nothing says who could stand there
+                    fits = functools.partial(self._shares_a_role, roles)
                 drawn = self.bank.sample_typed(
                     ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=present_keys,
-                    gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries))
+                    gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries),
+                    peer=peer, fits=fits, context=self._context(ref, record),
+                    band=self.config.context_band or (0.0, 1.0))
+                if drawn is None and region is not None and peer is None:
+                    drawn = self._gazetteer_city(region, rng, present, present_keys, ref.head.text)
                 if drawn is None:
                     continue
-                replacement, new = drawn
+                replacement, new, similarity = drawn
                 followers = self._followers(ref, new, referents, record, rng, present, present_keys, mentions,
                                             replaced)
                 if followers is None:
@@ -313,13 +368,13 @@ class EntitySwap(Stage):
                 replaced.add(ref.found.key)
                 for city_mentions, city in followers:
                     present.add(city.lower())
-                    targets.extend((self._drop_article(replace(m, label="GPE"), city), city, "city")
+                    targets.extend((self._drop_article(replace(m, label="GPE"), city), city, "city", None)
                                    for m in city_mentions)
             else:
                 replacement = self.bank.sample(ref.label, rng, exclude=present, weighting=self.config.sampling)
                 if replacement is None:
                     continue
-                new = None
+                new, similarity = None, None
             present.add(replacement.lower())
             replaced.add(ref.found.key)
             for m in ref.mentions:
@@ -333,7 +388,8 @@ class EntitySwap(Stage):
                         and self._takes_article(ref.label, written) \
                         and not _ARTICLE_BEFORE.search(record[m.field][:m.start]):
                     written = "the " + written  # "in Mexico's" -> "in the Philippines'"
-                targets.append((target, written, ref.found.kind))
+                targets.append((target, written, ref.found.kind, similarity))
+            done += 1
         if not targets:
             missing = ", ".join(f"{referents[k].found.kind} {referents[k].head.text!r}" for k in chosen)
             return self.skip(record, f"no other entity of the same kind in the bank for {missing}")
@@ -347,11 +403,26 @@ class EntitySwap(Stage):
         return self.child(record, seed=self.row_seed(record["id"]), model=self.config.model,
                           model_version=self._model_version, spans=spans, **fields)
 
-    def _tied(self, ref: _Referent, mentions: list[Mention]) -> bool:
-        """Whether a country must stay because the item names things of it that would then be
-        out of place: a region or state of it, a place nobody can locate, or a firm, person or
-        place the corpus ties to it ("Toyota ... Japanese exporters", "Rhodes ... Greece"). Its
-        cities are rewritten with it."""
+    def _context(self, ref: _Referent, record: dict[str, Any]) -> dict[str, float] | None:
+        """The words around a name that is no place, joined to its profile in the bank, for a
+        replacement from the same field of news; None when not scored."""
+        if self.config.context_band is None or ref.found.place is not None or ref.label in _PLACE_LABELS:
+            return None
+        words = [w for m in ref.mentions
+                 for w in context_words(record[m.field], m.start, m.end, whole=m.field == "title",
+                                        names=ref.label != "PERSON")]
+        return self.bank.contexts.query(words, (ref.label, ref.head.text))
+
+    def _tied(self, ref: _Referent, mentions: list[Mention], record: dict[str, Any]) -> bool:
+        """Whether a place must stay because the item names things of it that would then be
+        out of place: for a country, a region or state of it, a place nobody can locate, a
+        regional people ("Flemish"), or a firm, person or place the corpus ties to it ("Toyota
+        ... Japanese exporters", "Rhodes ... Greece"); for a place, a word made of its name
+        ("Californian voters ... California"). A country's cities are rewritten with it."""
+        place = ref.found.place
+        if place is not None and ref.found.kind != "country":
+            stem = re.escape(ref.head.text)
+            return any(re.search(rf"(?<![\w-]){stem}[a-z]+", record[name] or "") for name in self.config.fields)
         if ref.found.kind != "country":
             return False
         code = ref.found.key.split(":", 1)[1]
@@ -365,14 +436,63 @@ class EntitySwap(Stage):
                 if found.place.kind != "city" and found.place.region == code:
                     return True  # "Texas" with "U.S."
                 continue
-            if m.label in ("GPE", "LOC", "FAC"):
-                return True  # "Atlas Mountains", "Darfur": perhaps in this country
+            if m.label in ("GPE", "LOC", "FAC") or found.kind.startswith("group_"):
+                return True  # "Atlas Mountains", "Darfur", "Walloon": perhaps of this country
+            if found.kind in ("org", "acronym") and _PLACE_BEFORE.search(record[m.field][:m.start]):
+                return True  # "the island of Rhodes" filed as an organisation
             if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
                 return True
         return False
 
+    def _roles(self, ref: _Referent, record: dict[str, Any]) -> frozenset[str]:
+        """What a person is, by the words next to their name in the item and in the corpus."""
+        found = self.bank.roles_of(ref.label, ref.head.text)
+        for m in ref.mentions:
+            found |= roles_near(record[m.field], m.start, m.end)
+        return found
+
+    def _shares_a_role(self, roles: frozenset[str], candidate: str) -> bool:
+        return bool(self.bank.roles_of("PERSON", candidate) & roles)
+
+    def _stands_for_government(self, ref: _Referent, record: dict[str, Any]) -> bool:
+        """A capital named as its government ("reassure Beijing", "tensions with Havana") rather
+        than as a place ("in Beijing"): only another capital can stand there."""
+        if ref.found.kind != "city" or ref.found.place is None or not self._is_capital(ref.found.place):
+            return False
+        return not all(_PLACE_BEFORE.search(record[m.field][:m.start]) for m in ref.mentions)
+
+    def _is_capital(self, place: Place) -> bool:
+        capital = self.gazetteer.capital_of(place.region)
+        return capital is not None and capital.key == place.key
+
+    def _doubtful_city(self, ref: _Referent, item_countries: frozenset[str]) -> bool:
+        """A smaller city of none of the countries the item names: more likely a region or
+        province of one of them sharing its name ("Victoria", "Ontario") than that city."""
+        place = ref.found.place
+        return ref.found.kind == "city" and place is not None and bool(item_countries) \
+            and f"country:{place.region}" not in item_countries and place.population < _SURE_CITY_POPULATION
+
+    def _country_peer(self, ref: _Referent, item_countries: frozenset[str], record: dict[str, Any]
+                      ) -> Callable[[Place], bool] | None:
+        """What a country replacing ``ref`` must share with it for the rest of the item to hold:
+        the neighbours it has among the other countries named ("Polish farmers block crossings
+        with Ukraine": another neighbour of Poland), its currency when the item names it ("weak
+        yen", "devalues pound")."""
+        place = ref.found.place
+        if ref.found.kind != "country" or place is None:
+            return None
+        bordered = frozenset(code for key in item_countries if key != ref.found.key
+                             and (code := key.split(":", 1)[1]) in place.neighbours)
+        text = " ".join(record[name] or "" for name in self.config.fields).lower()
+        currency = place.currency if place.currency and re.search(rf"\b{re.escape(place.currency)}s?\b", text) \
+            else None
+        if not bordered and currency is None:
+            return None
+        return lambda other: bordered <= other.neighbours and (currency is None or other.currency == currency)
+
     def _countries_named(self, mentions: list[Mention]) -> frozenset[str]:
-        """Keys of the countries an item names (a US state names the United States)."""
+        """Keys of the countries an item names, itself or through a body's or a party's name
+        ("Vietnamese Communist Party"; a US state names the United States)."""
         keys = set()
         for m in mentions:
             found = referent(m.text, m.label, self.gazetteer)
@@ -380,6 +500,8 @@ class EntitySwap(Stage):
                 keys.add(found.key)
             elif found.place is not None and found.place.kind == "us_state":
                 keys.add("country:US")
+            elif found.place is None and (tied := anchor(m.text, self.gazetteer)) is not None:
+                keys.add(tied)
         return frozenset(keys)
 
     def _homes(self, ref: _Referent, item_countries: frozenset[str]) -> frozenset[str | None] | None:
@@ -393,10 +515,10 @@ class EntitySwap(Stage):
             return frozenset({home})
         return frozenset({None, *item_countries}) if item_countries else None
 
-    def _named_country_of(self, ref: _Referent, referents: dict[str, _Referent]) -> str | None:
+    def _named_country_of(self, ref: _Referent, item_countries: frozenset[str]) -> str | None:
         """For a city whose country the item also names, that country's code."""
         place = ref.found.place
-        if ref.found.kind == "city" and place is not None and f"country:{place.region}" in referents:
+        if ref.found.kind == "city" and place is not None and f"country:{place.region}" in item_countries:
             return place.region
         return None
 
@@ -442,18 +564,27 @@ class EntitySwap(Stage):
                 drawn = self.bank.sample_typed("GPE", place.name, found, rng, exclude=present,
                                                exclude_keys=present_keys, gazetteer=self.gazetteer, region=new_code)
             if drawn is None:
-                offered = [c for c in self.gazetteer.cities_of(new_code, most=12)
-                           if c.key not in present_keys and c.name.lower() not in present]
-                if not offered:
+                drawn = self._gazetteer_city(new_code, rng, present, present_keys, place.name)
+                if drawn is None:
                     return None
-                city = offered[rng.randrange(len(offered))]
-                drawn = (city.name, Referent(city.key, "city", "name", city))
             followers.append((mentions, drawn[0]))
             present_keys.add(drawn[1].key)
             replaced.add(place.key)
         for mentions, _ in followers:
             replaced.update(owner[(m.field, m.start, m.end)] for m in mentions if (m.field, m.start, m.end) in owner)
         return followers
+
+    def _gazetteer_city(self, code: str, rng: random.Random, present: set[str], present_keys: set[str],
+                        original: str) -> tuple[str, Referent, None] | None:
+        """One of a country's larger cities, for a city the bank has no peer for; never one
+        named after the original ("South Dublin" for "Dublin")."""
+        offered = [c for c in self.gazetteer.cities_of(code, most=12)
+                   if c.key not in present_keys and c.name.lower() not in present
+                   and not same_referent(original, c.name, "GPE", self.gazetteer)]
+        if not offered:
+            return None
+        city = offered[rng.randrange(len(offered))]
+        return city.name, Referent(city.key, "city", "name", city), None
 
     def _city_pattern(self, code: str) -> tuple[Any, dict[str, Place]]:
         """One regular expression finding a country's capital and larger cities by name (cached)."""
@@ -662,11 +793,12 @@ def _read_list(path: str | None) -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
-def _apply(text: str, field: str, targets: list[tuple[Mention, str, str]]) -> tuple[str, list[dict]]:
+def _apply(text: str, field: str, targets: list[tuple[Mention, str, str, float | None]]
+           ) -> tuple[str, list[dict]]:
     """Rewrite ``text`` with each target replaced; return it and the spans in the new text."""
     pieces, spans, cursor, shift = [], [], 0, 0
     all_caps = text.isupper()
-    for m, written, kind in sorted(targets, key=lambda t: t[0].start):
+    for m, written, kind, similarity in sorted(targets, key=lambda t: t[0].start):
         replacement = _match_case(written, text, m.start, all_caps)
         end, replacement = _fix_possessive(text, m.end, replacement)
         pieces.append(text[cursor:m.start])
@@ -674,7 +806,7 @@ def _apply(text: str, field: str, targets: list[tuple[Mention, str, str]]) -> tu
         start = m.start + shift
         spans.append({"field": field, "start": start, "end": start + len(replacement),
                       "orig_start": m.start, "orig_end": end, "original": text[m.start:end],
-                      "replacement": replacement, "label": m.label, "kind": kind})
+                      "replacement": replacement, "label": m.label, "kind": kind, "similarity": similarity})
         shift += len(replacement) - (end - m.start)
         cursor = end
     pieces.append(text[cursor:])

@@ -1,0 +1,223 @@
+"""A swap keeps the rest of the item true to itself: neighbours stay neighbours, a currency keeps
+its country, a place one mention of which must stay stays whole, an ambiguous or doubtful place
+is left alone, a city keeps to the country the item ties it to, and a company, club or person is
+replaced by one from the same field of news (context similarity)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.entities.contexts import ContextProfiles, context_words
+from pipelines.entities.gazetteer import english_form
+from test_swap_rules import swapped
+
+BANK = [
+    {"id": "b1", "title": "Germany and Poland sign energy pact",
+     "text": "Germany and Poland signed a pact in Berlin. Czech and Slovak officials attended with Lithuania."},
+    {"id": "b2", "title": "France and Spain talk trade",
+     "text": "France, Spain, Italy and Portugal met. Egypt and Sudan and Lebanon and Japan and Thailand spoke."},
+    {"id": "b3", "title": "Ukraine and Belarus hold talks",
+     "text": "Ukraine, Belarus, Russia and Slovakia met in Minsk. Japan and Egypt joined."},
+    {"id": "b4", "title": "Sudan and Lebanon report growth", "text": "Sudan and Lebanon grew. Thailand and Japan too."},
+]
+TYPES = ["GPE", "NORP", "ORG", "LOC"]
+
+
+def one(item, bank=BANK, **options):
+    stage, out = swapped([item], bank + [item], **{"types": TYPES, **options})
+    return stage, out[item["id"]]
+
+
+def test_a_neighbour_is_replaced_by_another_neighbour():
+    stage, child = one({"id": "n", "title": "Polish farmers block border crossings with Ukraine in grain dispute",
+                        "text": "Polish farmers blocked crossings with Ukraine."})
+    assert child["reject_reason"] is None, child["reject_reason"]
+    (span,) = child["spans"]
+    assert span["original"] == "Ukraine"
+    assert "PL" in stage.gazetteer.place(span["replacement"]).neighbours
+
+
+def test_a_named_currency_keeps_its_countries():
+    stage, child = one({"id": "p", "title": "Egypt's central bank devalues pound as talks advance",
+                        "text": "Egypt devalued the pound."})
+    assert child["reject_reason"] is None, child["reject_reason"]
+    assert stage.gazetteer.place(child["spans"][0]["replacement"]).currency == "pound"
+    # The yen is Japan's alone: nothing can replace Japan in a story about the yen.
+    _, child = one({"id": "y", "title": "Weak yen lifts Japanese exporters", "text": "The weak yen lifted Japanese exporters."})
+    assert child["reject_reason"] is not None
+
+
+def test_a_country_one_mention_of_which_must_stay_stays_whole():
+    # "Brazil beat Argentina" names teams; "Brazilian forward" must then stay Brazilian.
+    _, child = one({"id": "t", "title": "Brazilian forward scores twice as Brazil beat Argentina in qualifier",
+                    "text": "A Brazilian forward scored as Brazil beat Argentina."})
+    assert child["reject_reason"] is not None
+    assert child["title"].startswith("Brazilian forward")
+
+
+def test_a_name_of_a_country_and_a_us_state_is_left_alone():
+    _, child = one({"id": "g", "title": "Georgia election board certifies results after recount",
+                    "text": "Georgia certified results."})
+    assert "names a country and a US state" in child["reject_reason"]
+
+
+def test_a_city_keeps_to_the_country_a_party_name_ties_the_item_to():
+    stage, child = one({"id": "h", "title": "Vietnamese Communist Party names new leader in Hanoi",
+                        "text": "The Vietnamese Communist Party met in Hanoi."})
+    assert child["reject_reason"] is None, child["reject_reason"]
+    (span,) = child["spans"]
+    assert span["original"] == "Hanoi"
+    place = stage.gazetteer.place(span["replacement"])
+    assert place.kind == "city" and place.region == "VN"
+    assert all(ord(c) < 256 for c in span["replacement"]), "written as English news writes it"
+
+
+def test_a_small_city_of_no_named_country_is_taken_for_a_homonym():
+    # "Victoria" is a city of Canada to the gazetteer, a state to a reader of Australian news.
+    _, child = one({"id": "v", "title": "Australian Labor Party wins Victoria by-election",
+                    "text": "The Australian Labor Party won the Victoria by-election."})
+    assert not any(s["original"] == "Victoria" for s in child["spans"] or [])
+
+
+def test_a_place_a_word_is_made_of_stays():
+    stage, child = one({"id": "c", "title": "Texas lawmakers back Texan ranchers in water dispute with Mexico",
+                        "text": "Texas lawmakers backed Texan ranchers."})
+    assert not any(s["original"] == "Texas" for s in child["spans"] or [])
+
+
+# -- context similarity -------------------------------------------------------------------------
+
+FIELDS = {
+    "oil": ("oil prices refinery crude barrels output", ["Chevron", "ExxonMobil", "ConocoPhillips", "TotalEnergies"]),
+    "cars": ("electric vehicles cars deliveries battery plant", ["Tesla", "Ford", "Volkswagen", "General Motors"]),
+    "chips": ("chip semiconductor memory servers wafers demand", ["Intel", "Nvidia", "Micron", "Qualcomm"]),
+}
+
+
+def context_bank():
+    rows = []
+    for field, (words, firms) in FIELDS.items():
+        for i, firm in enumerate(firms):
+            for j in range(3):
+                rows.append({"id": f"{field}{i}{j}", "title": f"{firm} reports results",
+                             "text": f"Shares of {firm} rose after the company said {words} grew in the quarter {j}."})
+    return rows
+
+
+OIL_ITEMS = [{"id": f"q{i}", "title": "Chevron profit falls as oil prices slide",
+              "text": "Chevron said crude oil prices and refinery output fell."} for i in range(12)]
+
+
+def test_a_company_is_replaced_by_one_from_the_same_field_of_news():
+    _, out = swapped(OIL_ITEMS, context_bank() + OIL_ITEMS, types=["ORG"], catch_all_kinds=True)
+    for child in out.values():
+        assert child["reject_reason"] is None, child["reject_reason"]
+        (span,) = child["spans"]
+        assert span["replacement"] in FIELDS["oil"][1] and span["replacement"] != "Chevron", span
+        assert 0 < span["similarity"] <= 0.9
+
+
+def test_without_the_band_any_company_may_come():
+    _, out = swapped(OIL_ITEMS, context_bank() + OIL_ITEMS, types=["ORG"], catch_all_kinds=True,
+                     context_band=None)
+    drawn = {c["spans"][0]["replacement"] for c in out.values() if c["reject_reason"] is None}
+    assert all(c["spans"][0]["similarity"] is None for c in out.values() if c["reject_reason"] is None)
+    assert drawn - set(FIELDS["oil"][1]), "frequency draws ignore the field of news"
+
+
+def test_context_profiles_measure_shared_context():
+    profiles = ContextProfiles()
+    profiles.add("a", ["oil", "prices", "crude"])
+    profiles.add("b", ["oil", "refinery", "crude"])
+    profiles.add("c", ["tennis", "open", "final"])
+    profiles.finish(["a", "b", "c"])
+    query = profiles.query(["oil", "crude", "output"])
+    scores = profiles.similarities("pool", 3, lambda: ["a", "b", "c"], query)
+    assert scores[0] > 0 and scores[1] > 0 and scores[2] == 0
+    assert max(scores) <= 1 + 1e-9
+
+
+def test_context_words_leave_out_the_name_and_stop_words():
+    text = "The Boston Celtics beat the Miami Heat to reach the NBA finals"
+    words = context_words(text, 4, 18, whole=True)
+    assert "boston" not in words and "celtics" not in words and "the" not in words
+    assert {"miami", "heat", "nba", "finals"} <= set(words)
+
+
+@pytest.mark.parametrize("name, written", [("Cần Thơ", "Can Tho"), ("Łódź", "Lodz"), ("São Paulo", "São Paulo")])
+def test_place_names_are_written_as_english_news_writes_them(name, written):
+    assert english_form(name) == written
+
+
+def test_a_capital_standing_for_its_government_is_replaced_by_a_capital_only():
+    bank = BANK + [{"id": "c1", "title": "Talks in Paris, Rome and Madrid", "text": "Leaders met in Paris, Rome, "
+                    "Madrid, Lyon, Milan and Barcelona. Paris and Rome and Madrid and Lyon and Milan and Barcelona."}]
+    for i in range(4):
+        stage, child = one({"id": f"m{i}", "title": "Senators seek to reassure Rome after trade spat",
+                            "text": "Senators seek to reassure Rome after the spat."}, bank, types=["GPE"])
+        assert child["reject_reason"] is None, child["reject_reason"]
+        (span,) = child["spans"]
+        assert stage._is_capital(stage.gazetteer.place(span["replacement"])), span
+    # Named with its country, only that country's capital can stand there: Rome stays, or follows
+    # Italy to the new country's capital.
+    for i in range(8):
+        _, child = one({"id": f"h{i}", "title": "U.S. expels Italian diplomats, fuelling tensions with Rome",
+                        "text": "U.S. officials expelled Italian diplomats."}, bank, types=["GPE", "NORP"])
+        spans = {s["original"]: s["replacement"] for s in child["spans"] or []}
+        if "Rome" in spans:
+            new = stage.gazetteer.nationality(spans["Italian"])
+            assert new is not None and spans["Rome"] == stage.gazetteer.capital_of(new.key.split(":")[1]).name
+
+
+def test_a_city_from_the_gazetteer_is_never_named_after_the_original():
+    import random
+
+    stage, _ = one({"id": "d", "title": "Storm hits Dublin", "text": "A storm hit Dublin."})
+    drawn = {stage._gazetteer_city("IE", random.Random(seed), set(), set(), "Dublin")[0] for seed in range(40)}
+    assert drawn and not any("Dublin" in city for city in drawn), drawn
+
+
+def test_a_persons_context_leaves_other_names_out():
+    text = "Moderator Lester Holt asked Donald Trump about his taxes during the first presidential debate."
+    words = context_words(text, 10, 21, whole=True, names=False)
+    assert "donald" not in words and "trump" not in words
+    assert {"asked", "taxes", "debate"} <= set(words)
+    shouting = "MODERATOR LESTER HOLT ASKS TRUMP ABOUT TAXES"  # capitals say nothing of names here
+    assert "taxes" in context_words(shouting, 10, 21, whole=True, names=False)
+
+
+# -- roles ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, name, roles", [
+    ("Democratic Sen. Maria Lopez spoke", "Maria Lopez", {"legislator"}),
+    ("Former Secretary of State Anna Berg spoke", "Anna Berg", {"minister"}),
+    ("Republican presidential nominee Tom Hale said", "Tom Hale", {"candidate"}),
+    ("Debate Moderator Lester Holt Asks Tough Questions", "Lester Holt", {"media"}),
+    ("Tom Hale, the chief executive of Acme, resigned", "Tom Hale", {"business"}),
+    ("Senate Leader Anna Berg calls Tom Hale a liar", "Tom Hale", set()),  # her title is not his
+    ("Leader Anna Berg Calls Tom Hale A Liar", "Tom Hale", set()),
+])
+def test_a_persons_role_is_read_from_the_words_next_to_their_name(text, name, roles):
+    from pipelines.entities.roles import roles_near
+
+    start = text.index(name)
+    assert roles_near(text, start, start + len(name)) == roles
+
+
+PEOPLE_BANK = [
+    {"id": f"r{i}", "title": f"{role} {name} speaks", "text": f"{role} {name} said on Monday that talks went well."}
+    for i, (role, name) in enumerate([("Senator", "Maria Lopez"), ("Senator", "Laura Jensen"),
+                                      ("Senator", "Tomas Novak"), ("TV host", "Jimmy Carson"),
+                                      ("TV host", "Conan Steele"), ("Coach", "Mike Dunne")] * 2)]
+
+
+def test_a_person_is_replaced_by_one_written_with_the_same_role():
+    items = [{"id": f"s{i}", "title": "Senator Maria Lopez wins vote on budget",
+              "text": "Senator Maria Lopez won the vote."} for i in range(8)]
+    _, out = swapped(items, PEOPLE_BANK + items, types=["PERSON"])
+    replacements = {c["spans"][0]["replacement"] for c in out.values() if c["reject_reason"] is None}
+    assert replacements and replacements <= {"Laura Jensen", "Tomas Novak"}, replacements
+    # Nothing says what an unknown person is: not swapped.
+    unknown = [{"id": "u", "title": "Peter Quill wins vote on budget", "text": "Peter Quill won."}]
+    _, out = swapped(unknown, PEOPLE_BANK + unknown, types=["PERSON"])
+    assert out["u"]["reject_reason"] is not None
