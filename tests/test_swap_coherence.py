@@ -221,3 +221,18 @@ def test_a_person_is_replaced_by_one_written_with_the_same_role():
     unknown = [{"id": "u", "title": "Peter Quill wins vote on budget", "text": "Peter Quill won."}]
     _, out = swapped(unknown, PEOPLE_BANK + unknown, types=["PERSON"])
     assert out["u"]["reject_reason"] is not None
+
+
+def test_a_place_written_as_a_countrys_own_keeps_the_country():
+    _, child = one({"id": "l", "title": "Flooding in Libya's Derna leaves thousands missing after dams burst",
+                    "text": "Flooding in Libya's Derna left thousands missing."})
+    assert not any(s["original"] == "Libya" for s in child["spans"] or [])
+
+
+def test_a_replacement_is_never_a_referent_the_item_already_names():
+    for i in range(10):
+        _, child = one({"id": f"z{i}", "title": "Ukrainian President Petro Levko meets Italian leaders in Rome",
+                        "text": "The Ukrainian president met Italian leaders in Rome."},
+                       BANK + [{"id": "u", "title": "Ukrainian and Italian talks", "text": "Ukrainian, Italian, "
+                                "Spanish and French officials met. Ukrainian and Italian and Spanish and French."}])
+        assert "Ukrainian leaders" not in child["title"]

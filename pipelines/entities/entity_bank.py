@@ -221,7 +221,8 @@ class EntityBank:
             groups.setdefault(("*", "country", self._places[key].region), Counter())[key] += count
         self._typed = {key: _cumulative(counts) for key, counts in groups.items()}
         self._place_labels = None
-        self.contexts.finish((label, entity) for label in self.labels() for entity in self._counts[label])
+        self.contexts.finish([*((label, entity) for label in self.labels() for entity in self._counts[label]),
+                              *(("*", key) for key in countries)])
 
     def kind_counts(self) -> dict[str, int]:
         """Distinct replacements per fine kind (for the manifest)."""
@@ -244,10 +245,11 @@ class EntityBank:
         a capital for a capital that stands for its government). ``fits``: only a name that is no
         place it accepts (a person of one of the original's roles).
         ``context``: the item's words around the original (:meth:`ContextProfiles.query`); for a
-        name that is no place, the replacement is then one of the :data:`CONTEXT_TOP` usable
-        candidates whose profiles are most similar to it, within ``band`` (lowest, highest
-        cosine) and at least half as similar as the closest, drawn in proportion to similarity. The third value is that similarity (None
-        when not scored)."""
+        country or a name that is no place, the replacement is then one of the
+        :data:`CONTEXT_TOP` usable candidates whose profiles are most similar to it, within
+        ``band`` (lowest, highest cosine) and at least half as similar as the closest, drawn in
+        proportion to similarity (a country by frequency when none is similar). The third value
+        is that similarity (None when not scored)."""
         country = found.kind == "country"
         kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
         original_anchor = None if country or found.place is not None else anchor(original, gazetteer)
@@ -280,29 +282,37 @@ class EntityBank:
             pools = [(*kind_key, region)]
         elif region is not None and (*kind_key, region) in self._typed and rng.random() < REGION_PREFERENCE:
             pools.insert(0, (*kind_key, region))
-        scored = context is not None and not country and found.place is None and len(self.contexts) > 0
-        for pool in pools:
-            entities, cumulative = self._typed.get(pool, ([], []))
-            if not entities:
-                continue
-            if scored:
-                drawn = self._closest(pool, entities, context, band, usable, rng)
+        scored = context is not None and (country or found.place is None) and len(self.contexts) > 0
+        # A country no other shares context with is still best replaced by a country; a firm or
+        # a person is left alone.
+        for scoring in ((True, False) if scored and country else (scored,)):
+            for pool in pools:
+                entities, cumulative = self._typed.get(pool, ([], []))
+                if not entities:
+                    continue
+                drawn = self._closest(pool, entities, context, band, usable, rng) if scoring \
+                    else self._by_frequency(entities, cumulative, usable, rng)
                 if drawn is not None:
                     return drawn
-                continue
-            for _ in range(8):
-                candidate = entities[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
-                found_cand = usable(candidate)
-                if found_cand is not None:
-                    return _text(candidate, found_cand), found_cand, None
-            allowed, previous = [], 0
-            for entity, total in zip(entities, cumulative):
-                if (found_cand := usable(entity)) is not None:
-                    allowed.append((entity, found_cand, total - previous))
-                previous = total
-            if allowed:
-                entity, found_cand, _ = allowed[rng.choices(range(len(allowed)), weights=[w for *_, w in allowed])[0]]
-                return _text(entity, found_cand), found_cand, None
+        return None
+
+    @staticmethod
+    def _by_frequency(entities: list[str], cumulative: list[int], usable: Callable[[str], Referent | None],
+                      rng: random.Random) -> tuple[str, Referent, None] | None:
+        """A usable entity drawn in proportion to its corpus frequency."""
+        for _ in range(8):
+            candidate = entities[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
+            found_cand = usable(candidate)
+            if found_cand is not None:
+                return _text(candidate, found_cand), found_cand, None
+        allowed, previous = [], 0
+        for entity, total in zip(entities, cumulative):
+            if (found_cand := usable(entity)) is not None:
+                allowed.append((entity, found_cand, total - previous))
+            previous = total
+        if allowed:
+            entity, found_cand, _ = allowed[rng.choices(range(len(allowed)), weights=[w for *_, w in allowed])[0]]
+            return _text(entity, found_cand), found_cand, None
         return None
 
     def _closest(self, pool: tuple[str, ...], entities: list[str], context: Vector, band: tuple[float, float],

@@ -2,7 +2,8 @@
 
 "Pakistan police clash with doctors" -> "India police clash with doctors". Entities come
 from spaCy NER; replacements from an :class:`EntityBank` built from the real corpus. Every
-replaced span is recorded (field, offsets before and after, original, replacement, label).
+replaced span is recorded (field, offsets before and after, original, replacement, label, the
+fine kind they share and, for names that are no place, how similar their contexts are).
 
 Input: RECORD_SCHEMA batch. Output: one child per record (``id`` + ":entity_swap",
 ``falsified=True``), or the record back with a ``reject_reason`` when nothing can be swapped.
@@ -68,13 +69,14 @@ class EntitySwapConfig(StageConfig):
     """A mention covering more than this share of its field's characters is never replaced:
     NER sometimes tags a whole short title as one entity."""
     context_band: tuple[float, float] | None = (0.05, 0.9)
-    """With ``typed``, for a name that is no place (a company, a club, a person, an agency):
-    the replacement is drawn among the few bank entities whose context words (the words the
-    corpus writes around them) are most similar to the words around the original, with a
-    cosine similarity in this band (lowest, highest): below it a candidate comes from another
-    field of news (a carmaker for an oil major, a hockey club in the NBA), above it from the
-    original's own stories (another name of it). The similarity is recorded in each span.
-    None: any entity of the same kind, by frequency."""
+    """With ``typed``, for a country or a name that is no place (a company, a club, a person,
+    an agency): the replacement is drawn among the few bank entities whose context words (the
+    words the corpus writes around them) are most similar to the words around the original,
+    with a cosine similarity in this band (lowest, highest): below it a candidate comes from
+    another field of news (a carmaker for an oil major, a hockey club in the NBA), above it
+    from the original's own stories (another name of it). The similarity is recorded in each
+    span. A country no other shares context with is replaced by frequency; a firm, club or
+    person is then not swapped. None: any entity of the same kind, by frequency."""
     catch_all_kinds: bool = False
     """With ``typed``: also swap entities whose kind stays unknown (an ORG neither the words of
     its name nor of its texts type, an acronym, a region, a facility): their replacements are
@@ -201,6 +203,7 @@ class EntitySwap(Stage):
                     found = referent(m.text, m.label, self.gazetteer)
                     if found.kind == "country":
                         countries.add(found.key)
+                        bank.add_window("*", found.key, context_words(text, m.start, m.end, whole=name == "title"))
                     else:
                         others.append((m.label, m.text))
                     if name == "title":
@@ -299,7 +302,10 @@ class EntitySwap(Stage):
         rng = random.Random(self.row_seed(record["id"]))
         referents = self._referents(usable, typed, record)
         present = {m.text.lower() for m in mentions}
-        present_keys = {r.found.key for r in referents.values()}
+        # Every referent the item names, swappable or not: a replacement must not be one of them
+        # ("Ukrainian President ... meets Italian leaders" never becomes "... Ukrainian leaders").
+        present_keys = {r.found.key for r in referents.values()} | {
+            referent(m.text, m.label, self.gazetteer).key for m in mentions}
         candidates = list(referents)
         item_countries = self._countries_named(mentions)
         if typed:
@@ -404,14 +410,17 @@ class EntitySwap(Stage):
                           model_version=self._model_version, spans=spans, **fields)
 
     def _context(self, ref: _Referent, record: dict[str, Any]) -> dict[str, float] | None:
-        """The words around a name that is no place, joined to its profile in the bank, for a
-        replacement from the same field of news; None when not scored."""
-        if self.config.context_band is None or ref.found.place is not None or ref.label in _PLACE_LABELS:
+        """The words around a country or a name that is no place, joined to its profile in the
+        bank, for a replacement from the same field of news; None when not scored. (Cities keep
+        to their country, which says more than a small corpus's words about them.)"""
+        country = ref.found.kind == "country"
+        if self.config.context_band is None or not country and (ref.found.place is not None
+                                                                or ref.label in _PLACE_LABELS):
             return None
         words = [w for m in ref.mentions
                  for w in context_words(record[m.field], m.start, m.end, whole=m.field == "title",
                                         names=ref.label != "PERSON")]
-        return self.bank.contexts.query(words, (ref.label, ref.head.text))
+        return self.bank.contexts.query(words, ("*", ref.found.key) if country else (ref.label, ref.head.text))
 
     def _tied(self, ref: _Referent, mentions: list[Mention], record: dict[str, Any]) -> bool:
         """Whether a place must stay because the item names things of it that would then be
@@ -442,6 +451,8 @@ class EntitySwap(Stage):
                 return True  # "the island of Rhodes" filed as an organisation
             if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
                 return True
+            if any(_owns(record[m.field], own, m) for own in ref.mentions if own.field == m.field):
+                return True  # "Libya's Derna", "Japan's Toyota": it belongs to this country
         return False
 
     def _roles(self, ref: _Referent, record: dict[str, Any]) -> frozenset[str]:
@@ -558,6 +569,8 @@ class EntitySwap(Stage):
                 continue
             drawn = None
             if capital is not None and capital.key == place.key and new_capital is not None:
+                if same_referent(place.name, new_capital.name, "GPE", self.gazetteer):
+                    return None  # "Jerusalem" -> "East Jerusalem" would say nothing new of the city
                 drawn = (new_capital.name, Referent(new_capital.key, "city", "name", new_capital))
             if drawn is None:
                 found = Referent(place.key, "city", "name", place)
@@ -752,13 +765,19 @@ ATTRIBUTIVE_HEADS = frozenset({
 
 _TEAM_BEFORE = re.compile(r"(?:\b(?:beat|beats|against|over|vs\.?|v|to)\s+)$", re.IGNORECASE)
 _TEAM_AFTER = re.compile(r"^(?:'s)?\s+(?:beat|beats|draw|drew|win|wins|won|lose|lost|clinch|clinches|sack|sign|"
-                         r"signs|reach|reaches|top|tops|crush|edge|stun|thrash|defeat|defeated)\b", re.IGNORECASE)
+                         r"signs|reach|reaches|top|tops|crush|edge|stun|thrash|defeat|defeated|dominate|dominates|"
+                         r"sweep|sweeps|rout|routs|hold|holds|advance|advances)\b", re.IGNORECASE)
 
 
 def _names_a_team(text: str, m: Mention) -> bool:
     """A place standing for its team ("Barcelona" in "Madrid beat Barcelona", "India beat
     Australia"): swapping it asks who plays the sport, which a reader knows."""
     return bool(_TEAM_BEFORE.search(text[:m.start]) or _TEAM_AFTER.match(text[m.end:]))
+
+
+def _owns(text: str, owner: Mention, m: Mention) -> bool:
+    """Whether ``owner`` is written as the possessor of ``m``: "Libya's Derna"."""
+    return owner.end <= m.start and bool(re.fullmatch(r"(?:'s|’s|'|’)\s+", text[owner.end:m.start]))
 
 
 def _attributive(text: str, m: Mention) -> bool:
