@@ -189,7 +189,7 @@ def test_a_persons_context_leaves_other_names_out():
 # -- roles ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, name, roles", [
-    ("Democratic Sen. Maria Lopez spoke", "Maria Lopez", {"legislator"}),
+    ("Democratic Sen. Maria Lopez spoke", "Maria Lopez", {"senator"}),
     ("Former Secretary of State Anna Berg spoke", "Anna Berg", {"minister"}),
     ("Republican presidential nominee Tom Hale said", "Tom Hale", {"candidate"}),
     ("Debate Moderator Lester Holt Asks Tough Questions", "Lester Holt", {"media"}),

@@ -37,7 +37,8 @@ from pipelines.entities.referents import (
 )
 
 Weighting = Literal["uniform", "frequency"]
-#: How often a typed draw keeps to the original's region when the region has candidates.
+#: How often a typed draw of a country keeps to the original's continent when it has candidates
+#: (a city always keeps to its country when the bank has another city there).
 REGION_PREFERENCE = 0.75
 #: A context-scored draw picks among this many of the most similar usable candidates...
 CONTEXT_TOP = 8
@@ -222,7 +223,7 @@ class EntityBank:
         self._typed = {key: _cumulative(counts) for key, counts in groups.items()}
         self._place_labels = None
         self.contexts.finish([*((label, entity) for label in self.labels() for entity in self._counts[label]),
-                              *(("*", key) for key in countries)])
+                              *(("*", entity) for key, counts in groups.items() if key[0] == "*" for entity in counts)])
 
     def kind_counts(self) -> dict[str, int]:
         """Distinct replacements per fine kind (for the manifest)."""
@@ -280,12 +281,15 @@ class EntityBank:
         pools = [kind_key]
         if required:
             pools = [(*kind_key, region)]
-        elif region is not None and (*kind_key, region) in self._typed and rng.random() < REGION_PREFERENCE:
+        elif region is not None and (*kind_key, region) in self._typed and (
+                found.kind == "city" or rng.random() < REGION_PREFERENCE):
+            # A city abroad strands what the item ties to the original (its team, its firms).
             pools.insert(0, (*kind_key, region))
-        scored = context is not None and (country or found.place is None) and len(self.contexts) > 0
-        # A country no other shares context with is still best replaced by a country; a firm or
-        # a person is left alone.
-        for scoring in ((True, False) if scored and country else (scored,)):
+        scored = context is not None and (found.kind in ("country", "city") or found.place is None) \
+            and len(self.contexts) > 0
+        # A country or city no other shares context with is still best replaced by one of its
+        # kind; a firm or a person is left alone.
+        for scoring in ((True, False) if scored and found.place is not None else (scored,)):
             for pool in pools:
                 entities, cumulative = self._typed.get(pool, ([], []))
                 if not entities:

@@ -83,9 +83,12 @@ _BY_TOPIC = {("org", "business"): "company", ("org", "sport"): "club", ("person"
 _CUE_WORD = re.compile(r"[a-z][a-z-]+")
 _BANK_OF = re.compile(r"^(?:the\s+)?(?:national\s+|central\s+|reserve\s+)?bank\s+of\s+(.+)$", re.IGNORECASE)
 #: Kinds whose replacements are reliably of the same sort; the rest ("org", "place"...) are
-#: NER's catch-alls, swapped only in items that offer nothing better.
+#: NER's catch-alls, swapped only with ``catch_all_kinds``. Chambers ("legislature") are not
+#: among them: another chamber of the same parliament is part of the same body ("Senate" ->
+#: "Congress"), another country's puts a domestic story abroad.
 SURE_KINDS = frozenset({
-    "country", "us_state", "city", "athlete", "politician", "executive", "central_bank", "league", "airline", "bank", "legislature", "party", "court",
+    "country", "us_state", "city", "athlete", "politician", "executive", "central_bank", "league", "airline", "bank",
+    "party", "court",
     "university",
     "media", "club", "company", "government", "organisation", "political_singular", "political_plural",
     "religious_singular", "religious_plural",

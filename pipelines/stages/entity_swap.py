@@ -40,6 +40,8 @@ _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
 #: Words before a name that make it a place, whatever NER filed it as.
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|outside|across|around|from|island of|region of|province of|city of|"
                            r"town of|state of)\s+(?:the\s+)?$", re.IGNORECASE)
+#: Words after a place name that make it a region of its country, not a city ("Kaduna state").
+_REGION_AFTER = re.compile(r"\s+(?:state|province|region|district|county|governorate|prefecture)\b", re.IGNORECASE)
 #: NER labels of places and peoples: typed by the gazetteer, not by the words around them.
 _PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})
 #: Cities this populous are the place a reader takes the name for; smaller ones may be homonyms
@@ -201,9 +203,11 @@ class EntitySwap(Stage):
                         topic = context_topic(text) if topic is False else topic
                         bank.add_context(m.label, m.text, topic or None)
                     found = referent(m.text, m.label, self.gazetteer)
+                    if found.kind in ("country", "city"):  # profiled by place, whatever label NER gave it
+                        bank.add_window("*", found.key if found.kind == "country" else m.text,
+                                        context_words(text, m.start, m.end, whole=name == "title"))
                     if found.kind == "country":
                         countries.add(found.key)
-                        bank.add_window("*", found.key, context_words(text, m.start, m.end, whole=name == "title"))
                     else:
                         others.append((m.label, m.text))
                     if name == "title":
@@ -277,6 +281,9 @@ class EntitySwap(Stage):
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
                 and _names_a_team(text, m) and _item_topic(record) == "sport":
             reason = "a team named after its place"
+        if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "LOC") \
+                and _REGION_AFTER.match(text[m.end:]):
+            reason = "a region named like a city"  # "Kaduna state" is not the city of Kaduna
         if reason is None and self.config.sampling == "typed" and normalize(m.text) in self.gazetteer.ambiguous:
             reason = "names a country and a US state"  # "Georgia": a reader cannot tell which
         return reason
@@ -410,17 +417,18 @@ class EntitySwap(Stage):
                           model_version=self._model_version, spans=spans, **fields)
 
     def _context(self, ref: _Referent, record: dict[str, Any]) -> dict[str, float] | None:
-        """The words around a country or a name that is no place, joined to its profile in the
-        bank, for a replacement from the same field of news; None when not scored. (Cities keep
-        to their country, which says more than a small corpus's words about them.)"""
-        country = ref.found.kind == "country"
-        if self.config.context_band is None or not country and (ref.found.place is not None
-                                                                or ref.label in _PLACE_LABELS):
+        """The words around a country, a city or a name that is no place, joined to its profile
+        in the bank, for a replacement from the same field of news; None when not scored."""
+        kind = ref.found.kind
+        if self.config.context_band is None or kind not in ("country", "city") and (
+                ref.found.place is not None or ref.label in _PLACE_LABELS):
             return None
         words = [w for m in ref.mentions
                  for w in context_words(record[m.field], m.start, m.end, whole=m.field == "title",
                                         names=ref.label != "PERSON")]
-        return self.bank.contexts.query(words, ("*", ref.found.key) if country else (ref.label, ref.head.text))
+        key = ("*", ref.found.key) if kind == "country" else ("*", ref.head.text) if kind == "city" \
+            else (ref.label, ref.head.text)
+        return self.bank.contexts.query(words, key)
 
     def _tied(self, ref: _Referent, mentions: list[Mention], record: dict[str, Any]) -> bool:
         """Whether a place must stay because the item names things of it that would then be
@@ -442,11 +450,14 @@ class EntitySwap(Stage):
             if found.kind == "country":
                 continue
             if found.place is not None:
-                if found.place.kind != "city" and found.place.region == code:
-                    return True  # "Texas" with "U.S."
+                if found.place.region == code and (found.place.kind != "city"
+                                                   or _REGION_AFTER.match(record[m.field][m.end:])):
+                    return True  # "Texas" with "U.S.", "Kaduna state" with "Nigeria"
                 continue
             if m.label in ("GPE", "LOC", "FAC") or found.kind.startswith("group_"):
                 return True  # "Atlas Mountains", "Darfur", "Walloon": perhaps of this country
+            if _REGION_AFTER.match(record[m.field][m.end:]):
+                return True  # "Kaduna state": a region of it, whatever NER or GeoNames call it
             if found.kind in ("org", "acronym") and _PLACE_BEFORE.search(record[m.field][:m.start]):
                 return True  # "the island of Rhodes" filed as an organisation
             if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
