@@ -236,3 +236,14 @@ def test_a_replacement_is_never_a_referent_the_item_already_names():
                        BANK + [{"id": "u", "title": "Ukrainian and Italian talks", "text": "Ukrainian, Italian, "
                                 "Spanish and French officials met. Ukrainian and Italian and Spanish and French."}])
         assert "Ukrainian leaders" not in child["title"]
+
+
+def test_a_capital_seating_the_institutions_named_stays_a_capital():
+    bank = BANK + [{"id": "k1", "title": "Storms in Nairobi, Mombasa and Kisumu", "text": "Nairobi, Mombasa, Kisumu, "
+                    "Nakuru and Eldoret flooded. Nairobi and Mombasa and Kisumu and Nakuru and Eldoret."}]
+    for i in range(3):
+        stage, child = one({"id": f"p{i}", "title": "Protesters storm parliament in Nairobi as police open fire",
+                            "text": "Protesters stormed parliament in Nairobi."}, bank, types=["GPE"])
+        assert child["reject_reason"] is None, child["reject_reason"]
+        (span,) = child["spans"]
+        assert stage._is_capital(stage.gazetteer.place(span["replacement"])), span  # not Mombasa

@@ -40,6 +40,9 @@ _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
 #: Words before a name that make it a place, whatever NER filed it as.
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|outside|across|around|from|island of|region of|province of|city of|"
                            r"town of|state of)\s+(?:the\s+)?$", re.IGNORECASE)
+#: Institutions a capital is the seat of: a story about them is a story about the capital.
+_SEAT_WORDS = re.compile(r"\b(?:parliament|government|cabinet|ministry|ministries|embassy|embassies|presidential "
+                         r"palace|supreme court|legislature|national assembly)\b", re.IGNORECASE)
 #: Words after a place name that make it a region of its country, not a city ("Kaduna state").
 _REGION_AFTER = re.compile(r"\s+(?:state|province|region|district|county|governorate|prefecture)\b", re.IGNORECASE)
 #: NER labels of places and peoples: typed by the gazetteer, not by the words around them.
@@ -356,7 +359,9 @@ class EntitySwap(Stage):
                 if self._stands_for_government(ref, record):
                     if region is not None:
                         continue  # "Cuban diplomats ... tensions with Havana": no other city will do
-                    peer = self._is_capital
+                    # Another capital, of none of the countries the item names ("reassure Beijing
+                    # after a call with Taiwan's leader" never becomes "reassure Taipei").
+                    peer = functools.partial(self._is_foreign_capital, item_countries)
                 fits = None
                 if ref.label == "PERSON" and ref.found.place is None:
                     roles = self._roles(ref, record)
@@ -478,14 +483,20 @@ class EntitySwap(Stage):
 
     def _stands_for_government(self, ref: _Referent, record: dict[str, Any]) -> bool:
         """A capital named as its government ("reassure Beijing", "tensions with Havana") rather
-        than as a place ("in Beijing"): only another capital can stand there."""
+        than as a place ("in Beijing"), or as the seat of the institutions the item names
+        ("protesters storm parliament in Nairobi"): only another capital can stand there."""
         if ref.found.kind != "city" or ref.found.place is None or not self._is_capital(ref.found.place):
             return False
+        if any(_SEAT_WORDS.search(record[m.field]) for m in ref.mentions):
+            return True
         return not all(_PLACE_BEFORE.search(record[m.field][:m.start]) for m in ref.mentions)
 
     def _is_capital(self, place: Place) -> bool:
         capital = self.gazetteer.capital_of(place.region)
         return capital is not None and capital.key == place.key
+
+    def _is_foreign_capital(self, item_countries: frozenset[str], place: Place) -> bool:
+        return self._is_capital(place) and f"country:{place.region}" not in item_countries
 
     def _doubtful_city(self, ref: _Referent, item_countries: frozenset[str]) -> bool:
         """A smaller city of none of the countries the item names: more likely a region or
