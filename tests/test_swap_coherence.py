@@ -247,3 +247,14 @@ def test_a_capital_seating_the_institutions_named_stays_a_capital():
         assert child["reject_reason"] is None, child["reject_reason"]
         (span,) = child["spans"]
         assert stage._is_capital(stage.gazetteer.place(span["replacement"])), span  # not Mombasa
+
+
+def test_a_prominent_person_is_not_replaced_by_a_lesser_figure():
+    famous = [{"id": f"f{i}", "title": f"Senator {name} speaks on budget", "text": f"Senator {name} said the budget "
+               "would pass."} for i in range(12) for name in ("Maria Lopez", "Laura Jensen")]
+    obscure = [{"id": "o1", "title": "Senator Tomas Novak speaks", "text": "Senator Tomas Novak said little."}]
+    items = [{"id": f"s{i}", "title": "Senator Maria Lopez wins vote on budget",
+              "text": "Senator Maria Lopez won the vote."} for i in range(8)]
+    _, out = swapped(items, famous + obscure + items, types=["PERSON"])
+    replacements = {c["spans"][0]["replacement"] for c in out.values() if c["reject_reason"] is None}
+    assert replacements == {"Laura Jensen"}, replacements

@@ -220,3 +220,18 @@ def test_version_1_draws_stay_available():
     stage, out = swapped(COUNTRY_ROWS, types=["GPE"], sampling="frequency", hygiene=False)
     assert stage.config.sampling == "frequency"
     assert sum(r["reject_reason"] is None for r in out.values()) >= 3
+
+
+def test_title_case_phrases_of_common_words_are_not_organisations():
+    words = CommonWords()
+    for _ in range(3):
+        words.add("The firm raises its dividend. The media reports on the prosecution of new nuclear systems.")
+    common = words.common()
+    assert "common words" in junk_reason("Raises Dividend", "ORG", common_words=common)
+    assert "common words" in junk_reason("Media on Prosecution", "ORG", common_words=common)
+    assert junk_reason("Acme Systems", "ORG", common_words=common) is None
+
+
+def test_two_names_of_one_firm_are_one_referent(gazetteer):
+    assert same_referent("Singapore Airlines", "Singapore Air", "ORG", gazetteer)
+    assert not same_referent("Air China", "Air France", "ORG", gazetteer)

@@ -40,6 +40,8 @@ Weighting = Literal["uniform", "frequency"]
 #: How often a typed draw of a country keeps to the original's continent when it has candidates
 #: (a city always keeps to its country when the bank has another city there).
 REGION_PREFERENCE = 0.75
+#: A replacement for a firm, club or person is seen at least this share as often as the original.
+PROMINENCE_RATIO = 0.1
 #: A context-scored draw picks among this many of the most similar usable candidates...
 CONTEXT_TOP = 8
 #: ... each at least this share as similar as the most similar one: a few close peers are
@@ -254,6 +256,9 @@ class EntityBank:
         country = found.kind == "country"
         kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
         original_anchor = None if country or found.place is not None else anchor(original, gazetteer)
+        # A name the corpus writes much less often than the original is a lesser figure: "Heidi
+        # Smith plans national police standards" where a presidential candidate did.
+        least = PROMINENCE_RATIO * self.count(label, original) if found.place is None else 0
         required = region is not None
         region = region if required else found.place.region if found.place is not None else None
 
@@ -271,6 +276,8 @@ class EntityBank:
             if peer is not None and (cand.place is None or not peer(cand.place)):
                 return None
             if fits is not None and cand.place is None and not fits(candidate):
+                return None
+            if least and self.count(label, candidate) < least:
                 return None
             if found.place is None and anchor(candidate, gazetteer) != original_anchor:
                 return None  # "Congress" -> "Brazilian Senate" would put Brazil's in Argentina

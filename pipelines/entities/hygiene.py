@@ -71,8 +71,10 @@ def junk_reason(text: str, label: str, *, common_words: Counter[str] | None = No
         word = words[0] if len(words) == 1 else words[-1] if label == "PERSON" and len(words) >= 3 else None
         if word is not None and common_words.get(word.lower(), 0) >= 2:
             return f"a common word ({word})"
-        if label == "PERSON" and all(common_words.get(w.lower(), 0) >= 2 for w in words):
-            return "common words, not a name"  # "Story Continued Below", "Heap Blame"
+        named = [w for w in words if w.lower() not in NAME_PARTICLES]
+        if label in ("PERSON", "ORG") and len(named) > (label == "ORG") \
+                and all(common_words.get(w.lower(), 0) >= 2 for w in named):
+            return "common words, not a name"  # "Story Continued Below", "Heap Blame", "Raises Dividend"
     return None
 
 

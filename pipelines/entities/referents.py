@@ -218,6 +218,9 @@ def same_referent(a: str, b: str, label: str, gazetteer: Gazetteer) -> bool:
     wa, wb = set(name_words(a)), set(name_words(b))
     if label == "PERSON" and wa & wb:
         return True  # a shared name: the same person, or one a reader would confuse with them
+    first_a, first_b = name_words(a)[:1], name_words(b)[:1]
+    if label == "ORG" and first_a and first_a == first_b and kind_by_words(first_a[0], ORG_KINDS) is None:
+        return True  # "Singapore Airlines" and "Singapore Air": one firm's names
     if wa and wb and (wa <= wb or wb <= wa):
         return True
     short_a, short_b = a.replace(".", ""), b.replace(".", "")
