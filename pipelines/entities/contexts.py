@@ -24,6 +24,8 @@ from spacy.lang.en.stop_words import STOP_WORDS
 WINDOW_CHARS = 200
 #: Words kept per profile: the strongest, so that profiles stay small on large corpora.
 PROFILE_WORDS = 48
+#: Words of a query (an item's words around the original and the original's profile) kept.
+QUERY_WORDS = 32
 _WORD = re.compile(r"[a-z][a-z-]{2,}")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
 #: A window with fewer lower-case words than this share is in capitals or title case: its
@@ -79,6 +81,8 @@ class ContextProfiles:
         vector = self._weigh(Counter(words), limit=None)
         for word, weight in self.profile(key).items():
             vector[word] = vector.get(word, 0.0) + weight
+        if len(vector) > QUERY_WORDS:  # the strongest words make the cosine; the rest cost time
+            vector = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:QUERY_WORDS])
         return _normalised(vector)
 
     def similarities(self, pool: Hashable, size: int, keys: Callable[[], Iterable[Hashable]], query: Vector
@@ -96,19 +100,35 @@ class ContextProfiles:
                     weights.append(weight)
             postings = {w: (np.array(r, dtype=np.int64), np.array(v)) for w, (r, v) in lists.items()}
             self._postings[pool] = postings
-        scores = np.zeros(size)
+        rows, values = [], []
         for word, weight in query.items():
             hit = postings.get(word)
             if hit is not None:
-                scores[hit[0]] += weight * hit[1]
-        return scores
+                rows.append(hit[0])
+                values.append(weight * hit[1])
+        if not rows:
+            return np.zeros(size)
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(values), minlength=size)
+
+    def _idf(self) -> dict[str | None, float]:
+        """Each word's inverse document frequency over the windows (None: a word never seen),
+        computed once after the last window."""
+        cached = self.__dict__.get("_idf_cache")
+        if cached is None or cached[0] != self._windows:
+            total = max(self._windows, 1)
+            table: dict[str | None, float] = {w: math.log((1 + total) / (1 + n)) for w, n in self._df.items()}
+            table[None] = math.log(1 + total)
+            cached = (self._windows, table)
+            self.__dict__["_idf_cache"] = cached
+        return cached[1]
 
     def __len__(self) -> int:
         return len(self._profiles)
 
     def _weigh(self, counts: Counter[str], limit: int | None = PROFILE_WORDS) -> Vector:
-        total = max(self._windows, 1)
-        weights = {w: (1 + math.log(n)) * math.log((1 + total) / (1 + self._df[w])) for w, n in counts.items()}
+        idf = self._idf()
+        unseen = idf.get(None, 0.0)
+        weights = {w: (1 + math.log(n)) * idf.get(w, unseen) for w, n in counts.items()}
         weights = {w: v for w, v in weights.items() if v > 0}
         if limit is not None and len(weights) > limit:
             weights = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])

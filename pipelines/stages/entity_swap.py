@@ -265,7 +265,14 @@ class EntitySwap(Stage):
             return "on the block list"
         if not self.config.hygiene or entity.lower() in self._allowed:
             return None
-        return junk_reason(entity, label, common_words=self.common_words)
+        # The same names come back item after item; the rules are fixed once the bank is fitted.
+        cache = self.__dict__.setdefault("_junk_cache", {})
+        key = (entity, label, id(self.common_words))
+        if key not in cache:
+            if len(cache) > 1 << 16:
+                cache.clear()
+            cache[key] = junk_reason(entity, label, common_words=self.common_words)
+        return cache[key]
 
     def _refusal(self, record: dict[str, Any], m: Mention) -> str | None:
         """Why mention ``m`` of ``record`` must not be replaced, or None."""
@@ -443,8 +450,8 @@ class EntitySwap(Stage):
         ("Californian voters ... California"). A country's cities are rewritten with it."""
         place = ref.found.place
         if place is not None and ref.found.kind != "country":
-            stem = re.escape(ref.head.text)
-            return any(re.search(rf"(?<![\w-]){stem}[a-z]+", record[name] or "") for name in self.config.fields)
+            made_of = _pattern(r"(?<![\w-]){}[a-z]+", ref.head.text)
+            return any(made_of.search(record[name] or "") for name in self.config.fields)
         if ref.found.kind != "country":
             return False
         code = ref.found.key.split(":", 1)[1]
@@ -517,7 +524,7 @@ class EntitySwap(Stage):
         bordered = frozenset(code for key in item_countries if key != ref.found.key
                              and (code := key.split(":", 1)[1]) in place.neighbours)
         text = " ".join(record[name] or "" for name in self.config.fields).lower()
-        currency = place.currency if place.currency and re.search(rf"\b{re.escape(place.currency)}s?\b", text) \
+        currency = place.currency if place.currency and _pattern(r"\b{}s?\b", place.currency).search(text) \
             else None
         if not bordered and currency is None:
             return None
@@ -739,11 +746,17 @@ def _unclaimed(record: dict[str, Any], fields: Iterable[str], word: str, taken: 
                ) -> Iterable[tuple[str, int, int]]:
     """Whole-word occurrences of ``word`` in the fields (``field, start, end``) that overlap no
     span of ``taken``, checked as each is found: what a caller adds meanwhile counts."""
-    pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
+    pattern = _pattern(r"(?<![\w-]){}(?![\w-])", word)
     for name in fields:
         for hit in pattern.finditer(record[name] or ""):
             if not any(f == name and s < hit.end() and hit.start() < e for f, s, e in taken):
                 yield name, hit.start(), hit.end()
+
+
+@functools.lru_cache(maxsize=1 << 14)  # a few patterns per item, the same names item after item
+def _pattern(template: str, word: str) -> re.Pattern[str]:
+    """``template`` with ``word`` (escaped) in place of ``{}``, compiled once."""
+    return re.compile(template.replace("{}", re.escape(word)))
 
 
 def _item_topic(record: dict[str, Any]) -> str | None:
@@ -751,6 +764,7 @@ def _item_topic(record: dict[str, Any]) -> str | None:
     return context_topic(" ".join(record[name] or "" for name in ("title", "text")))
 
 
+@functools.lru_cache(maxsize=4096)  # asked for each mention of a text
 def _title_case(text: str) -> bool:
     """Whether most words of a text start with a capital (a title-case headline)."""
     words = re.findall(r"[A-Za-z][\w'’-]*", text)
