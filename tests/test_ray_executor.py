@@ -136,7 +136,8 @@ def test_stages_travel_to_workers_without_their_models(tmp_path):
     records = [schema.real_record(id=r["id"], dataset="s", title=r["title"], text=r["text"]) for r in sample_rows()[:40]]
     stage.fit([schema.to_table(records)])
     blob = pickle.dumps(stage)
-    assert len(blob) < 100_000 and stage.nlp is not None  # the pipeline stays behind
+    # The pipeline (16 MB) stays behind; the bank, its context profiles and idf weights travel (~100 KB here).
+    assert len(blob) < 1_000_000 and stage.nlp is not None
     copy = pickle.loads(blob)
     assert copy.nlp is None and copy.bank.fingerprint() == stage.bank.fingerprint()
     copy.setup()

@@ -55,6 +55,7 @@ class ContextProfiles:
     def __init__(self) -> None:
         self._counts: dict[Hashable, Counter[str]] = {}
         self._df: Counter[str] = Counter()
+        self._idf_table: dict[str | None, float] = {None: 0.0}
         self._windows = 0
         self._profiles: dict[Hashable, Vector] = {}
         self._postings: dict[Hashable, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -68,10 +69,19 @@ class ContextProfiles:
     def finish(self, keep: Iterable[Hashable]) -> None:
         """Turn the counts of the entities in ``keep`` into profiles; forget the rest."""
         keep = set(keep)
+        total = max(self._windows, 1)
+        # Document frequencies are only needed as weights from now on (and travel to workers).
+        self._idf_table = {w: math.log((1 + total) / (1 + n)) for w, n in self._df.items()}
+        self._idf_table[None] = math.log(1 + total)
+        self._df = Counter()
         self._profiles = {key: self._weigh(counts) for key, counts in self._counts.items() if key in keep}
         self._profiles = {key: vector for key, vector in self._profiles.items() if vector}
         self._counts = {}
         self._postings = {}
+
+    def __getstate__(self) -> dict:
+        # The inverted indexes are rebuilt where they are used: they need not travel to workers.
+        return {**self.__dict__, "_postings": {}}
 
     def profile(self, key: Hashable) -> Vector:
         return self._profiles.get(key, {})
@@ -112,15 +122,8 @@ class ContextProfiles:
 
     def _idf(self) -> dict[str | None, float]:
         """Each word's inverse document frequency over the windows (None: a word never seen),
-        computed once after the last window."""
-        cached = self.__dict__.get("_idf_cache")
-        if cached is None or cached[0] != self._windows:
-            total = max(self._windows, 1)
-            table: dict[str | None, float] = {w: math.log((1 + total) / (1 + n)) for w, n in self._df.items()}
-            table[None] = math.log(1 + total)
-            cached = (self._windows, table)
-            self.__dict__["_idf_cache"] = cached
-        return cached[1]
+        as :meth:`finish` left it."""
+        return self._idf_table
 
     def __len__(self) -> int:
         return len(self._profiles)

@@ -162,6 +162,12 @@ class EntitySwap(Stage):
                 raise ConfigError(source, f"{field}.{option}", f"{path} is not a file",
                                   "Give a text file with one entity per line")
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        for cache in ("_junk_cache", "_city_patterns"):  # rebuilt where used
+            state.pop(cache, None)
+        return state
+
     def setup(self) -> None:
         if self.nlp is None:
             self.nlp = spacy_models.load_spacy_ner(self.config.model)
