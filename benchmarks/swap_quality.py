@@ -8,6 +8,7 @@ the acceptable share of the judged swaps with a Wilson 95% interval, how many sw
 judged yet (``--unjudged FILE`` writes them out to judge), and two counts the code can tell on
 its own: same-referent swaps (the replacement is another name of the original: "U.S." for
 "United States", a surname for the full name) and place-kind breaks (a country for a city...).
+A second table gives the default mode's acceptable share by the kind of entity replaced.
 
 Baseline: ``version 1`` is the stage as it was before typed sampling (frequency draws, no bank
 hygiene, no field-share cap), run in the same process on the same headlines and bank.
