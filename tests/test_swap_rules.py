@@ -59,11 +59,16 @@ def test_real_names_pass(text, label):
     assert junk_reason(text, label) is None
 
 
-def test_a_common_word_taken_for_a_name_is_refused():
+def common_words_of(text):
+    """The common words of a corpus of ``text`` three times."""
     words = CommonWords()
     for _ in range(3):
-        words.add("The transcript was released. A wildfire spread and another wildfire followed.")
-    common = words.common()
+        words.add(text)
+    return words.common()
+
+
+def test_a_common_word_taken_for_a_name_is_refused():
+    common = common_words_of("The transcript was released. A wildfire spread and another wildfire followed.")
     assert "common word" in junk_reason("Wildfire", "GPE", common_words=common)
     assert "common word" in junk_reason("Maria Lopez Transcript", "PERSON", common_words=common)
     assert junk_reason("Maria Lopez", "PERSON", common_words=common) is None
@@ -223,10 +228,8 @@ def test_version_1_draws_stay_available():
 
 
 def test_title_case_phrases_of_common_words_are_not_organisations():
-    words = CommonWords()
-    for _ in range(3):
-        words.add("The firm raises its dividend. The media reports on the prosecution of new nuclear systems.")
-    common = words.common()
+    common = common_words_of("The firm raises its dividend. The media reports on the prosecution of new nuclear "
+                             "systems.")
     assert "common words" in junk_reason("Raises Dividend", "ORG", common_words=common)
     assert "common words" in junk_reason("Media on Prosecution", "ORG", common_words=common)
     assert junk_reason("Acme Systems", "ORG", common_words=common) is None

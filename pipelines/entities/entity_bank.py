@@ -427,6 +427,15 @@ class EntityBank:
         return {label: _cumulative(counts) for label, counts in self._counts.items()}
 
 
+def profile_key(label: str, entity: str, found: Referent) -> tuple[str, str]:
+    """Where the context profile of an entity is kept: a country under its place key and a city
+    under its name, pooled across NER labels as :meth:`EntityBank.type_entities` pools them;
+    any other entity under its label."""
+    if found.kind == "country":
+        return "*", found.key
+    return ("*", entity) if found.kind == "city" else (label, entity)
+
+
 def _cumulative(counts: Counter[str]) -> tuple[list[str], list[int]]:
     entities = sorted(counts)
     return entities, list(itertools.accumulate(counts[e] for e in entities))

@@ -161,6 +161,11 @@ class Gazetteer:
         city = self.place(country.capital) if country is not None and country.capital else None
         return city if city is not None and city.kind == "city" and city.region == country_code else None
 
+    def is_capital(self, place: Place) -> bool:
+        """Whether ``place`` is the capital of its country."""
+        capital = self.capital_of(place.region) if place.kind == "city" else None
+        return capital is not None and capital.key == place.key
+
     def cities_of(self, country_code: str, most: int = 40) -> list[Place]:
         """The ``most`` most populous cities of a country (a city's region is its country)."""
         return self._cities_of.get(country_code, [])[:most]

@@ -167,7 +167,7 @@ def referent(text: str, label: str, gazetteer: Gazetteer) -> Referent:
         place = gazetteer.place(text) if len(words) == 1 or text.istitle() else None
         if place is not None and place.kind == "country":  # a country NER took for a person
             return Referent(place.key, place.kind, "name", place)
-        if place is not None and place.kind == "city" and gazetteer.capital_of(place.region) == place:
+        if place is not None and gazetteer.is_capital(place):
             return Referent(place.key, "city", "name", place)  # a capital NER took for a person
         key = f"person:{words[-1] if words else normalize(text)}"
         return Referent(key, "person", "surname" if len(words) == 1 else "name")

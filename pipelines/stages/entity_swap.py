@@ -28,7 +28,7 @@ from datafactory.stage import Stage, StageConfig
 from datafactory.errors import ConfigError
 from pipelines.entities.contexts import context_words
 from pipelines.entities.roles import roles_near
-from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span
+from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span, profile_key
 from pipelines.entities.gazetteer import (Gazetteer, Place, load_gazetteer, normalize, plural_demonym,
                                           takes_article_by_form)
 from pipelines.entities.hygiene import NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate, junk_reason
@@ -213,7 +213,7 @@ class EntitySwap(Stage):
                         bank.add_context(m.label, m.text, topic or None)
                     found = referent(m.text, m.label, self.gazetteer)
                     if found.kind in ("country", "city"):  # profiled by place, whatever label NER gave it
-                        bank.add_window("*", found.key if found.kind == "country" else m.text,
+                        bank.add_window(*profile_key(m.label, m.text, found),
                                         context_words(text, m.start, m.end, whole=name == "title"))
                     if found.kind == "country":
                         countries.add(found.key)
@@ -230,6 +230,7 @@ class EntitySwap(Stage):
                 if segment in self.boilerplate:
                     bank.subtract(label, entity, n)
             self.common_words = words.common()
+            self.__dict__.pop("_junk_cache", None)
         bank.prune(self.config.min_count)
         bank.drop_junk(self._junk_reason)
         bank.type_entities(self.gazetteer)
@@ -271,9 +272,10 @@ class EntitySwap(Stage):
             return "on the block list"
         if not self.config.hygiene or entity.lower() in self._allowed:
             return None
-        # The same names come back item after item; the rules are fixed once the bank is fitted.
+        # The same names come back item after item; the rules are fixed once the bank is fitted
+        # (``fit`` empties the cache when it learns the corpus's common words).
         cache = self.__dict__.setdefault("_junk_cache", {})
-        key = (entity, label, id(self.common_words))
+        key = (entity, label)
         if key not in cache:
             if len(cache) > 1 << 16:
                 cache.clear()
@@ -444,9 +446,7 @@ class EntitySwap(Stage):
         words = [w for m in ref.mentions
                  for w in context_words(record[m.field], m.start, m.end, whole=m.field == "title",
                                         names=ref.label != "PERSON")]
-        key = ("*", ref.found.key) if kind == "country" else ("*", ref.head.text) if kind == "city" \
-            else (ref.label, ref.head.text)
-        return self.bank.contexts.query(words, key)
+        return self.bank.contexts.query(words, profile_key(ref.label, ref.head.text, ref.found))
 
     def _tied(self, ref: _Referent, mentions: list[Mention], record: dict[str, Any]) -> bool:
         """Whether a place must stay because the item names things of it that would then be
@@ -467,15 +467,13 @@ class EntitySwap(Stage):
             found = referent(m.text, m.label, self.gazetteer)
             if found.kind == "country":
                 continue
+            region = bool(_REGION_AFTER.match(record[m.field][m.end:]))  # "Kaduna state": a region
             if found.place is not None:
-                if found.place.region == code and (found.place.kind != "city"
-                                                   or _REGION_AFTER.match(record[m.field][m.end:])):
+                if found.place.region == code and (found.place.kind != "city" or region):
                     return True  # "Texas" with "U.S.", "Kaduna state" with "Nigeria"
                 continue
-            if m.label in ("GPE", "LOC", "FAC") or found.kind.startswith("group_"):
-                return True  # "Atlas Mountains", "Darfur", "Walloon": perhaps of this country
-            if _REGION_AFTER.match(record[m.field][m.end:]):
-                return True  # "Kaduna state": a region of it, whatever NER or GeoNames call it
+            if m.label in ("GPE", "LOC", "FAC") or found.kind.startswith("group_") or region:
+                return True  # "Atlas Mountains", "Darfur", "Walloon", "Kaduna state": perhaps of this country
             if found.kind in ("org", "acronym") and _PLACE_BEFORE.search(record[m.field][:m.start]):
                 return True  # "the island of Rhodes" filed as an organisation
             if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
@@ -498,18 +496,14 @@ class EntitySwap(Stage):
         """A capital named as its government ("reassure Beijing", "tensions with Havana") rather
         than as a place ("in Beijing"), or as the seat of the institutions the item names
         ("protesters storm parliament in Nairobi"): only another capital can stand there."""
-        if ref.found.kind != "city" or ref.found.place is None or not self._is_capital(ref.found.place):
+        if ref.found.kind != "city" or ref.found.place is None or not self.gazetteer.is_capital(ref.found.place):
             return False
         if any(_SEAT_WORDS.search(record[m.field]) for m in ref.mentions):
             return True
         return not all(_PLACE_BEFORE.search(record[m.field][:m.start]) for m in ref.mentions)
 
-    def _is_capital(self, place: Place) -> bool:
-        capital = self.gazetteer.capital_of(place.region)
-        return capital is not None and capital.key == place.key
-
     def _is_foreign_capital(self, item_countries: frozenset[str], place: Place) -> bool:
-        return self._is_capital(place) and f"country:{place.region}" not in item_countries
+        return self.gazetteer.is_capital(place) and f"country:{place.region}" not in item_countries
 
     def _doubtful_city(self, ref: _Referent, item_countries: frozenset[str]) -> bool:
         """A smaller city of none of the countries the item names: more likely a region or
