@@ -55,8 +55,9 @@ def test_swaps_hold_their_invariants_on_the_sample_corpus(corpus):
     stage = fitted(corpus)
     children, skipped = split(stage(corpus))
     parents = {r["id"]: r for r in corpus.to_pylist()}
-    # Typed sampling skips items whose only entities are of an uncertain kind or tied to each other.
-    assert len(children) > 0.5 * corpus.num_rows, "most sample titles carry an entity of a known kind"
+    # Typed sampling skips items whose only entities are of an uncertain kind (firms and clubs
+    # included) or tied to each other: a good share of the titles still carries one.
+    assert len(children) > 0.4 * corpus.num_rows, "many sample titles carry an entity of a known kind"
     assert len(children) + len(skipped) == corpus.num_rows
     labels_seen = Counter()
     gazetteer = stage.gazetteer

@@ -49,7 +49,8 @@ def test_output_pairs_each_real_item_with_its_child(tmp_path):
 def test_children_alone_when_emit_real_is_false(tmp_path):
     result = run(write_config(tmp_path, emit_real=False))
     table = pq.read_table(result.output / "data", columns=["falsified"])
-    assert table.num_rows > 150 and all(table.column("falsified").to_pylist())
+    # Only swapped children: the titles with an entity of a kind swapped by default (over 40%).
+    assert table.num_rows > 120 and all(table.column("falsified").to_pylist())
 
 
 def test_limit_gives_a_prefix_of_the_full_build(tmp_path):

@@ -46,6 +46,7 @@ _EXTRA_DEMONYMS = {"KP": "North Korean", "HK": "Hong Konger", "PS": "Palestinian
                    "VA": "Vatican", "GL": "Greenlandic", "KN": "Kittitian", "LC": "Saint Lucian",
                    "VC": "Vincentian", "SM": "Sammarinese", "MO": "Macanese"}
 SMALLEST_COUNTRY = 100_000  # territories and microstates are not plausible peers of countries
+AMBIGUOUS_CITY_POPULATION = 500_000  # a state named like a city this large is read as the city as often
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,16 @@ class Gazetteer:
             for form in (noun, *_EXTRA_DEMONYM_FORMS.get(code, ())):
                 if form:
                     self._demonyms.setdefault(normalize(form), place)
-        #: Names of a country and of a US state at once ("Georgia"): a reader cannot tell which.
+        #: Names of a country and of a US state at once ("Georgia"), or of a state and of a large
+        #: city ("Washington", "New York" for New York City): a reader cannot tell which is meant.
+        us_cities = [(normalize(row["name"]), int(row["population"])) for row in cache.get_cities().values()
+                     if row["countrycode"] == "US"]
+        # A megacity goes by its short name ("New York"); a smaller "X City" is written in full.
+        big_cities = {name for name, people in us_cities if people >= AMBIGUOUS_CITY_POPULATION} | {
+            name.removesuffix(" city") for name, people in us_cities if people >= 10 * AMBIGUOUS_CITY_POPULATION}
         self.ambiguous: frozenset[str] = frozenset(
-            normalize(row["name"]) for row in cache.get_us_states().values() if normalize(row["name"]) in self._names)
+            normalize(row["name"]) for row in cache.get_us_states().values()
+            if normalize(row["name"]) in self._names or normalize(row["name"]) in big_cities)
         for code, row in sorted(cache.get_us_states().items()):
             place = Place("us_state", f"us_state:{code}", row["name"], "US", 0)
             self._names.setdefault(normalize(row["name"]), place)

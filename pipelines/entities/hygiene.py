@@ -6,7 +6,7 @@ are refused by rules that look at the string's shape (no entity is named here):
 
 - web addresses and handles, strings made mostly of digits;
 - lists (commas, semicolons, bars) and names joined by "and" whose parts are names on their own;
-- strings of several long words in capitals (a shouted headline's words);
+- strings of several words in capitals, one of them long (a shouted headline's words);
 - strings too long to be one name, or holding lower-case words (other than the particles names
   have: "Bank of England", "Leonardo da Vinci");
 - a one-word entity, or a person's name ending in a word, that the corpus mostly writes in lower
@@ -17,6 +17,7 @@ are refused by rules that look at the string's shape (no entity is named here):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -54,8 +55,8 @@ def junk_reason(text: str, label: str, *, common_words: Counter[str] | None = No
         return "no word"
     if len(words) > MAX_WORDS or len(text) > MAX_CHARS:
         return "too long for one name"
-    if len(words) > 1 and text.isupper() and sum(len(w.strip(".")) > 3 for w in words) > 1:
-        return "written in capitals"  # a shouted headline's words ("WASHINGTON INC."), not a name as written
+    if len(words) > 1 and text.isupper() and any(len(w.strip(".")) > 3 for w in words):
+        return "written in capitals"  # a shouted headline's words, not a name as written: its case is lost
     lower = [w for w in words if w.islower() and w.lower() not in NAME_PARTICLES]
     if lower:
         return f"holds lower-case words ({', '.join(lower[:3])})"
@@ -78,6 +79,13 @@ def junk_reason(text: str, label: str, *, common_words: Counter[str] | None = No
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # asked for each mention of a text
+def title_case(text: str) -> bool:
+    """Whether most words of a text start with a capital (a title-case headline)."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    return len(words) > 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
 def joined_names(text: str, known: set[str]) -> bool:
     """True when ``text`` is names joined by "and"/"&" that are each a name on their own
     ("A and B" with A and B both known): a pair, not one entity. "Trinidad and Tobago" stays."""
@@ -95,7 +103,8 @@ class CommonWords:
 
     def add(self, text: str) -> None:
         self.lower.update(_LOWER_WORD.findall(text))
-        self.capitalised.update(w.lower() for w in _CAPITALISED_WORD.findall(text))
+        if not title_case(text):  # a title-case headline capitalises every word: no sign of a name
+            self.capitalised.update(w.lower() for w in _CAPITALISED_WORD.findall(text))
 
     def common(self) -> Counter[str]:
         """Words seen in lower case more often than capitalised (with their lower-case count)."""

@@ -27,13 +27,14 @@ from datafactory.config import InputConfig
 from datafactory.stage import Stage, StageConfig
 from datafactory.errors import ConfigError
 from pipelines.entities.contexts import context_words
-from pipelines.entities.roles import roles_near
+from pipelines.entities.roles import role_groups, roles_near
 from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span, profile_key
 from pipelines.entities.gazetteer import (Gazetteer, Place, load_gazetteer, normalize, plural_demonym,
                                           takes_article_by_form)
-from pipelines.entities.hygiene import NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate, junk_reason
-from pipelines.entities.referents import (CONTEXT_TYPED, PERSON_TITLES, SURE_KINDS, Referent, anchor, by_topic,
-                                          context_topic, referent, same_referent)
+from pipelines.entities.hygiene import (NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate,
+                                        junk_reason, title_case)
+from pipelines.entities.referents import (CONTEXT_TYPED, ORG_KINDS, PERSON_TITLES, SURE_KINDS, Referent, anchor,
+                                          by_topic, context_topic, kind_by_words, referent, same_referent)
 
 DEFAULT_TYPES = ("PERSON", "GPE", "ORG", "NORP", "LOC", "EVENT", "FAC")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
@@ -293,24 +294,75 @@ class EntitySwap(Stage):
             reason = "site boilerplate"
         if reason is None and self.config.sampling == "typed" and _inside_longer_name(text, m):
             reason = "part of a longer name"
-        if reason is None and self.config.sampling == "typed" and m.label == "PERSON" and _title_case(text) \
+        if reason is None and self.config.sampling == "typed" and m.label == "ORG" and (
+                self.bank.taken_for_a_body(m.text)):
+            reason = "a person NER took for an organisation, or a body named after them"  # "Lopez Cabinet"
+        if reason is None and self.config.sampling == "typed" and m.label == "PERSON" and title_case(text) \
                 and self.common_words.get(m.text.split()[0].lower(), 0) >= 2:
             reason = "a title-case phrase NER took for a name"  # "Slam Wells" in "Senators Slam Wells Fargo"
+        if reason is None and self.config.sampling == "typed" and m.label in ("ORG", "PERSON") and title_case(text) \
+                and self._headline_phrase(m):
+            reason = "a title-case phrase NER took for a name"  # "New Nuclear Systems", seen nowhere else
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "NORP", "LOC") \
                 and _names_a_team(text, m) and _item_topic(record) == "sport":
             reason = "a team named after its place"
         if reason is None and self.config.sampling == "typed" and m.label in ("GPE", "LOC") \
                 and _REGION_AFTER.match(text[m.end:]):
             reason = "a region named like a city"  # "Kaduna state" is not the city of Kaduna
+        if reason is None and self.config.sampling == "typed" and m.label in _PLACE_LABELS \
+                and _unclear_abbreviation(text, m):
+            reason = "an abbreviation a title-case headline leaves unclear (name or adjective)"
         if reason is None and self.config.sampling == "typed" and normalize(m.text) in self.gazetteer.ambiguous:
-            reason = "names a country and a US state"  # "Georgia": a reader cannot tell which
+            reason = "names two places"  # "Georgia", "Washington": a reader cannot tell which is meant
         return reason
+
+    def _headline_phrase(self, m: Mention) -> bool:
+        """A name of several words the corpus never wrote again, all of its words but one common
+        ones: in a title-case headline, more likely a phrase than a name."""
+        words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", m.text) if w.lower() not in NAME_PARTICLES]
+        uncommon = sum(self.common_words.get(w.lower(), 0) < 2 for w in words)
+        return len(words) >= 2 and uncommon <= (len(words) >= 3) and self.bank.count(m.label, m.text) < 2
+
+    def _qualifies_a_name(self, record: dict[str, Any], m: Mention, mentions: list[Mention]) -> bool:
+        """Whether ``m`` qualifies a name one or two lower-case words on, a firm, party or person
+        ("Peruvian meatpacker Acme", "Peruvian ruling party APP"): whose country is a fact."""
+        text = record[m.field]
+        gap = re.match(r"\s+(?:[a-z][\w-]*\s+){1,2}(?=[A-Z])", text[m.end:])
+        if gap is None:
+            return False
+        start = m.end + gap.end()
+        if any(o.field == m.field and o.start == start and o.label in ("ORG", "PERSON") for o in mentions):
+            return True
+        word = re.match(r"[A-Z][\w'’-]*", text[start:]).group(0).removesuffix("'s").removesuffix("’s")
+        if len(word) > 1 and word.isupper():
+            return self.gazetteer.place(word) is None  # an acronym: a firm's or a party's name
+        return self.common_words.get(word.lower(), 0) == 0 and self.gazetteer.place(word) is None \
+            and self.gazetteer.nationality(word) is None
+
+    def _before_a_bare_name(self, record: dict[str, Any], m: Mention, *, titled: bool = False) -> bool:
+        """Whether ``m`` is followed, past titles only (at least one if ``titled``), by a word the
+        corpus writes only as a name, which NER left untagged ("Democrat Lopez opposes ...",
+        "Peru Official Lopez resigns")."""
+        rest, titles = record[m.field][m.end:], 0
+        while (after := re.match(r"\s+([A-Z][a-z][\w'’.-]*)", rest)) is not None:
+            word = after.group(1).removesuffix("'s").removesuffix("’s").strip(".").lower()
+            if word not in PERSON_TITLES and word not in _QUALIFIER_WORDS and word not in role_groups():
+                return (titles > 0 or not titled) and self.common_words.get(word, 0) == 0 \
+                    and self.gazetteer.place(word) is None and self.gazetteer.nationality(word) is None
+            titles, rest = titles + 1, rest[after.end():]
+        return False
 
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
         if not mentions:
             return self.skip(record, f"no entity of types {'/'.join(self.config.types)} "
                                       f"in {'/'.join(self.config.fields)}")
         refused = {m: self._refusal(record, m) for m in mentions}
+        if self.config.sampling == "typed":
+            for m in mentions:  # "Democrat Maria Lopez": her party is a fact about her
+                if refused[m] is None and m.label == "NORP" and (
+                        _qualifies_a_person(record[m.field], m, mentions) or self._before_a_bare_name(record, m)) \
+                        and referent(m.text, m.label, self.gazetteer).kind.startswith("political"):
+                    refused[m] = "the party of a person the item names"
         refused_surnames = {m.text.split()[-1] for m in mentions if refused[m] and m.label == "PERSON"}
         for m in mentions:  # "Lopez" alone must not change when "Maria Lopez" cannot
             if refused[m] is None and m.text in refused_surnames:
@@ -333,6 +385,9 @@ class EntitySwap(Stage):
             referent(m.text, m.label, self.gazetteer).key for m in mentions}
         candidates = list(referents)
         item_countries = self._countries_named(mentions)
+        city_countries = {f"country:{found.place.region}" for m in mentions
+                          if (found := referent(m.text, m.label, self.gazetteer)).kind == "city"
+                          and found.place is not None}
         if typed:
             # A place one of whose mentions must stay stays whole ("Brazil beat ..." names a team,
             # so "Brazilian forward" keeps its country); a country tied to other names of the item
@@ -383,8 +438,11 @@ class EntitySwap(Stage):
                     if not roles:
                         continue  # nothing says what this person is, so nothing says who could stand there
                     fits = functools.partial(self._shares_a_role, roles)
+                # Nor the country of a city the item names ("reassure Beijing after a call with
+                # Taiwan's leader" never becomes "... with China's leader").
+                excluded = present_keys | city_countries if ref.found.kind == "country" else present_keys
                 drawn = self.bank.sample_typed(
-                    ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=present_keys,
+                    ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=excluded,
                     gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries),
                     peer=peer, fits=fits, context=self._context(ref, record),
                     band=self.config.context_band or (0.0, 1.0))
@@ -461,12 +519,20 @@ class EntitySwap(Stage):
         if ref.found.kind != "country":
             return False
         code = ref.found.key.split(":", 1)[1]
+        if any(self._before_a_bare_name(record, m, titled=True) or self._qualifies_a_name(record, m, mentions)
+               for m in ref.mentions):
+            return True  # "Peru Official Lopez", "Peruvian miner Acme": whose country is a fact about them
         for m in mentions:
             if m in ref.mentions:
                 continue
             found = referent(m.text, m.label, self.gazetteer)
             if found.kind == "country":
                 continue
+            if (found.place is None or found.place.region != code) and any(
+                    _owns(record[m.field], own, m) for own in ref.mentions if own.field == m.field):
+                return True  # "Japan's Toyota", "Peru's Toledo": it belongs to this country (its cities follow it)
+            if m.label == "PERSON" and _qualifies_a_person(record[m.field], m, ref.mentions, before=False):
+                return True  # "Afghan Official Maria Lopez": her country is a fact about her
             region = bool(_REGION_AFTER.match(record[m.field][m.end:]))  # "Kaduna state": a region
             if found.place is not None:
                 if found.place.region == code and (found.place.kind != "city" or region):
@@ -478,8 +544,6 @@ class EntitySwap(Stage):
                 return True  # "the island of Rhodes" filed as an organisation
             if self.bank.home_of(m.label, m.text) == ref.found.key or anchor(m.text, self.gazetteer) == ref.found.key:
                 return True
-            if any(_owns(record[m.field], own, m) for own in ref.mentions if own.field == m.field):
-                return True  # "Libya's Derna", "Japan's Toyota": it belongs to this country
         return False
 
     def _roles(self, ref: _Referent, record: dict[str, Any]) -> frozenset[str]:
@@ -764,20 +828,16 @@ def _item_topic(record: dict[str, Any]) -> str | None:
     return context_topic(" ".join(record[name] or "" for name in ("title", "text")))
 
 
-@functools.lru_cache(maxsize=4096)  # asked for each mention of a text
-def _title_case(text: str) -> bool:
-    """Whether most words of a text start with a capital (a title-case headline)."""
-    words = re.findall(r"[A-Za-z][\w'’-]*", text)
-    return len(words) > 3 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
-
-
 def _inside_longer_name(text: str, m: Mention) -> bool:
     """Whether a place or person mention is a piece of a longer name NER cut ("Madrid" in "Real
     Madrid", "US" in "US Open", "Hadron Collider" after "Large"): a capitalised word touches
     it. In a title written in title case every word is capitalised, so nothing is concluded."""
     if re.match(r"-[A-Z]", text[m.end:]) or re.search(r"[A-Z][\w]*-$", text[:m.start]):
         return True  # "Paris-Roubaix"
-    if _title_case(text):
+    before = re.search(r"([A-Z][\w.-]*) $", text[:m.start])
+    if before and kind_by_words(before.group(1), ORG_KINDS) is not None:
+        return True  # "Air China", "Bank Indonesia": a body's name, title case or not
+    if title_case(text):
         return False
     after = re.match(r" ([A-Z][\w-]*)", text[m.end:])
     if after and not text[m.end:m.end + 2].startswith(("'", "’")):
@@ -816,10 +876,45 @@ def _owns(text: str, owner: Mention, m: Mention) -> bool:
     return owner.end <= m.start and bool(re.fullmatch(r"(?:'s|’s|'|’)\s+", text[owner.end:m.start]))
 
 
+#: Words between a party or a country and the name of the person they qualify ("Republican Sen.
+#: Maria Lopez", "Afghan Foreign Minister Maria Lopez"), besides titles and role words.
+_QUALIFIER_WORDS = frozenset({"official", "officials", "leader", "foreign", "defense", "defence", "finance",
+                              "interior", "opposition", "rebel", "chief", "top", "ex", "former", "incoming",
+                              "outgoing", "deputy", "acting", "state", "majority", "minority", "house", "senate"})
+_GAP_WORD = re.compile(r"[A-Za-z][A-Za-z.-]*")
+
+
+def _qualifies_a_person(text: str, m: Mention, others: Iterable[Mention], *, before: bool = True) -> bool:
+    """Whether ``m`` stands right before a person's name, with nothing but titles between:
+    ``before=True`` asks whether ``m`` qualifies one of the PERSON mentions of ``others``;
+    ``before=False`` whether one of ``others`` qualifies the person ``m``."""
+    pairs = ((m, o) for o in others if o.label == "PERSON") if before else ((o, m) for o in others)
+    for qualifier, person in pairs:
+        if qualifier.field != person.field or not qualifier.end <= person.start <= qualifier.end + 40:
+            continue
+        gap = text[qualifier.end:person.start]
+        words = _GAP_WORD.findall(gap.replace("'s", " ").replace("’s", " "))
+        if re.fullmatch(r"(?:'s|’s)?[\sA-Za-z.-]*\s", gap) and len(words) <= 3 and all(
+                w.strip(".").lower() in PERSON_TITLES or w.strip(".").lower() in _QUALIFIER_WORDS
+                or w.strip(".").lower() in role_groups() for w in words):
+            return True
+    return False
+
+
 def _attributive(text: str, m: Mention) -> bool:
-    """A country named before a noun it qualifies: "UK government", "U.S. shoppers"."""
-    after = re.match(r" ([a-z]+)", text[m.end:])
+    """A country named before a noun it qualifies: "UK government", "U.S. shoppers" ("U.S.
+    Shoppers" in a title-case headline)."""
+    after = re.match(r" ([a-z]+)", text[m.end:] if not title_case(text) else text[m.end:].lower())
     return bool(after and after.group(1) in ATTRIBUTIVE_HEADS)
+
+
+def _unclear_abbreviation(text: str, m: Mention) -> bool:
+    """An abbreviated country ("U.S.") before a capitalised word of a title-case headline, no
+    known head noun: "U.S. Says ..." (a noun) or "U.S. Treasuries ..." (an adjective), the
+    capitals do not tell, and so neither the name nor the demonym can be written safely."""
+    short = m.text.replace(".", "")
+    return title_case(text) and short.isupper() and len(short) <= 3 and not _attributive(text, m) \
+        and re.match(r" [A-Z][a-z]", text[m.end:]) is not None
 
 
 def _sure(ref: _Referent) -> bool:
