@@ -48,11 +48,15 @@ class LabelledData:
     #: Rows left out, by reason ("no text", "no label", "unreadable row").
     skipped: Counter[str] = dataclass_field(default_factory=Counter)
     sources: list[dict[str, Any]] = dataclass_field(default_factory=list)
+    #: Each row's title where the data has one (a build's ``title``, a file's title column):
+    #: experiments tie rows of different datasets to one story by it.
+    titles: list[str | None] = dataclass_field(default_factory=list)
 
     def extend(self, other: "LabelledData") -> None:
         self.texts += other.texts
         self.labels += other.labels
         self.groups += other.groups
+        self.titles += other.titles or [None] * len(other.texts)
         self.skipped.update(other.skipped)
         self.sources += other.sources
 
@@ -103,7 +107,7 @@ def joined(row: dict[str, Any], columns: list[str]) -> Any:
     return "\n\n".join(p.strip() for p in parts if isinstance(p, str) and p.strip()) or None
 
 
-def _take(data: LabelledData, text: Any, label: Any, group: Any, label_column: str) -> None:
+def _take(data: LabelledData, text: Any, label: Any, group: Any, label_column: str, title: Any = None) -> None:
     if not isinstance(text, str) or not text.strip():
         data.skipped["no text"] += 1
         return
@@ -114,6 +118,7 @@ def _take(data: LabelledData, text: Any, label: Any, group: Any, label_column: s
     data.texts.append(text)
     data.labels.append(name)
     data.groups.append(None if group is None else str(group))
+    data.titles.append(title if isinstance(title, str) and title.strip() else None)
 
 
 def _from_build(path: Path, field: str, label: str, limit: int | None) -> LabelledData:
@@ -127,10 +132,10 @@ def _from_build(path: Path, field: str, label: str, limit: int | None) -> Labell
     data = LabelledData(sources=[{"path": str(path), "kind": "build", "field": field, "label": label}])
     read = 0
     for shard in OutputDir(path).shard_files():
-        table = pq.read_table(shard, columns=list(dict.fromkeys([*fields, label, GROUP_COLUMN])))
+        table = pq.read_table(shard, columns=list(dict.fromkeys([*fields, label, GROUP_COLUMN, "title"])))
         for row in table.to_pylist():
             read += 1
-            _take(data, joined(row, fields), row[label], row[GROUP_COLUMN], label)
+            _take(data, joined(row, fields), row[label], row[GROUP_COLUMN], label, row["title"])
             if limit is not None and len(data.texts) >= limit:
                 break
         if limit is not None and len(data.texts) >= limit:
@@ -142,6 +147,7 @@ def _from_build(path: Path, field: str, label: str, limit: int | None) -> Labell
 def _from_file(path: Path, field: str, label: str, columns: dict[str, str], limit: int | None) -> LabelledData:
     text_columns = [columns.get(f, f) for f in fields_of(field)]
     text_column, label_column = "+".join(text_columns), columns.get(label, label)
+    title_column = columns.get("title", "title")
     if label == FALSIFIED and "label" in columns and FALSIFIED not in columns:
         label_column = columns["label"]  # --columns label=verdict, --label left at its default
     input_cfg = InputConfig(path=path, columns=columns)
@@ -157,7 +163,8 @@ def _from_file(path: Path, field: str, label: str, columns: dict[str, str], limi
             seen_columns.update(raw.data)
             if read == _SNIFF_ROWS:  # a misspelt column fails now, not after the whole file
                 _check_columns(path, seen_columns, text_columns, label_column)
-        _take(data, joined(raw.data, text_columns), raw.data.get(label_column), raw.data.get(GROUP_COLUMN), label_column)
+        _take(data, joined(raw.data, text_columns), raw.data.get(label_column), raw.data.get(GROUP_COLUMN), label_column,
+              raw.data.get(title_column))
         if limit is not None and len(data.texts) >= limit:
             break
     if seen_columns:

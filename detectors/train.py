@@ -25,6 +25,7 @@ from datafactory.errors import ConfigError, NotEnoughDataError, OutputError
 from datafactory.model_store import is_detector_folder
 from detectors.base import detector_class
 from detectors.data import FALSIFIED, LabelledData
+from detectors.labels import apply_label_map
 from detectors.metrics import evaluate
 
 #: parent_id of every held-out story, one a line: the split can be checked and reused.
@@ -40,6 +41,30 @@ def grouped_split(groups: Sequence[str | None], holdout: float, seed: int) -> tu
     splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
     train, held_out = next(splitter.split(np.zeros(len(keys)), groups=keys))
     return np.sort(train), np.sort(held_out)
+
+
+def dataset_names(paths: Sequence[str | Path]) -> list[str]:
+    """Folder name or file stem of each path; repeats get ``-2``, ``-3``, ..."""
+    names: list[str] = []
+    for path in paths:
+        path = Path(path).expanduser()
+        base = path.name if path.is_dir() else path.stem
+        name, n = base or str(path), 1
+        while name in names:
+            n += 1
+            name = f"{base}-{n}"
+        names.append(name)
+    return names
+
+
+def _read_test(kind: Any, path: str | Path, field: str, label: str, columns: dict[str, str] | None,
+               label_map: dict[Any, str | None] | None, max_rows: int | None) -> LabelledData:
+    data = kind.read_rows(path, field=field, label=label, columns=columns, max_rows=max_rows, source="train-detector")
+    apply_label_map(data, label_map, source="train-detector", option="--test-label-map", name=str(path))
+    if not data.labels:
+        raise NotEnoughDataError(f"--test {path}: no usable row (skipped: {dict(data.skipped) or 'none'}); check "
+                                 "--test-label and --test-columns")
+    return data
 
 
 def _check_output(folder: Path, overwrite: bool) -> None:
@@ -78,6 +103,11 @@ def train_detector(
     overwrite: bool = False,
     model: str | None = None,
     detector_options: dict[str, Any] | None = None,
+    label_map: dict[Any, str | None] | None = None,
+    tests: Sequence[str | Path] = (),
+    test_label: str | None = None,
+    test_columns: dict[str, str] | None = None,
+    test_label_map: dict[Any, str | None] | None = None,
 ) -> dict[str, Any]:
     """Train a ``detector`` on ``field`` -> ``label`` of every ``data`` path (the first
     ``max_rows`` usable rows of each), score it on a grouped held-out share, save it to
@@ -85,7 +115,12 @@ def train_detector(
     ``output`` and ``held_out_groups`` (also written to ``output/held_out_groups.txt``).
     An ``output`` that holds a detector is replaced only with ``overwrite``; one that holds
     other files, never. ``detector`` is a kind of :data:`datafactory.registry.detectors`;
-    ``model`` and ``detector_options`` go to its ``train`` (see :class:`detectors.base.Detector`)."""
+    ``model`` and ``detector_options`` go to its ``train`` (see :class:`detectors.base.Detector`).
+
+    ``label_map`` maps the data's labels onto classes (``None`` drops a row, see
+    :mod:`detectors.labels`). Every path of ``tests`` (outside test sets, never trained on) is
+    scored whole; its labels are read from ``test_label`` through ``test_columns`` and
+    ``test_label_map`` (each defaulting to the training data's) and reported under ``tests``."""
     kind = detector_class(detector, source="train-detector")
     kind.check_model(model, source="train-detector")
     if not 0 <= holdout < 1:
@@ -95,6 +130,10 @@ def train_detector(
     for path in data:
         rows.extend(kind.read_rows(path, field=field, label=label, columns=columns, max_rows=max_rows,
                                    source="train-detector"))
+    apply_label_map(rows, label_map, source="train-detector", option="--label-map", name="DATA")
+    test_sets = {name: _read_test(kind, path, field, test_label or label, test_columns or columns,
+                                  test_label_map if test_label_map is not None else label_map, max_rows)
+                 for name, path in zip(dataset_names(tests), tests)}
     counts = Counter(rows.labels)
     if len(counts) < 2 or min(counts.values()) < 2:
         raise NotEnoughDataError(
@@ -117,6 +156,13 @@ def train_detector(
                          pick(rows.labels, val_idx), model=model, field=field, label=label, min_df=min_df, seed=seed,
                          options=dict(detector_options or {}))
     held = _evaluate(trained, pick(rows.texts, held_idx), pick(rows.labels, held_idx)) if len(held_idx) else None
+    known = {str(c) for c in trained.classes_}
+    for name, test in test_sets.items():
+        unknown = sorted(set(test.labels) - known)
+        if unknown:
+            raise ConfigError("train-detector", "--test", f"{name} has class(es) {unknown} the detector does not know "
+                              f"(its classes: {sorted(known)})", "Map them with --test-label-map, e.g. "
+                              "'true=real,false=falsified,half-true=null'")
     held_groups = sorted({g for g in pick(rows.groups, held_idx) if g is not None})
     extra = {
         "data": rows.sources,
@@ -125,6 +171,9 @@ def train_detector(
         "split": {"holdout": holdout, "seed": seed, "grouped_by": "parent_id" if any(rows.groups) else None,
                   "train_rows": len(train_idx), "held_out_rows": len(held_idx)},
         "holdout": held,
+        "tests": {name: {"path": str(path), **_evaluate(trained, test.texts, test.labels),
+                         "skipped": dict(test.skipped)}
+                  for (name, test), path in zip(test_sets.items(), tests)} or None,
         "held_out_groups_file": HELD_OUT_FILE if held_groups else None,
     }
     folder = Path(output)

@@ -36,15 +36,19 @@ class TransformerDetector(Detector):
     model_hint: ClassVar[str] = ("Give --model: an AutoModelForSequenceClassification folder or cached hub id "
                                  "to fine-tune")
     early_stopping: ClassVar[bool] = True
+    caches_tokens: ClassVar[bool] = True
+    """Takes ``token_cache`` (a dict) among its options: an experiment gives every arm and split
+    one cache, so each text is tokenised once, not once per arm and split."""
 
     def __init__(self, model: str, *, epochs: int = 3, batch_size: int = 16, learning_rate: float = 5e-5,
                  max_length: int = 256, patience: int = 1, device: str = "auto", seed: int = 0,
-                 progress: bool = False):
+                 progress: bool = False, token_cache: dict[str, Any] | None = None):
         self.model_name = model
         self.params = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                        "max_length": max_length, "patience": patience, "seed": seed}
         self.device_preference = device
         self.progress = progress
+        self.token_cache = token_cache
         self.model: Any = None
         self.tokenizer: Any = None
         self.classes: list[str] = []
@@ -133,8 +137,19 @@ class TransformerDetector(Detector):
         return self
 
     def _encode(self, texts: Sequence[str], device: str) -> dict[str, Any]:
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.params["max_length"],
-                             return_tensors="pt")
+        if self.token_cache is None:
+            enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.params["max_length"],
+                                 return_tensors="pt")
+        else:
+            # The cache holds unpadded ids of one tokenizer and max_length: padding depends on
+            # the batch, so it is done per batch, as the uncached call does.
+            cache = self.token_cache.setdefault((self.model_name, self.params["max_length"]), {})
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
+            if missing:
+                fresh = self.tokenizer(missing, truncation=True, max_length=self.params["max_length"])
+                for i, text in enumerate(missing):
+                    cache[text] = {key: fresh[key][i] for key in fresh.keys()}
+            enc = self.tokenizer.pad([cache[t] for t in texts], padding=True, return_tensors="pt")
         return {k: v.to(device) for k, v in enc.items()}
 
     def _accuracy(self, texts: Sequence[str], labels: Sequence[str]) -> float:

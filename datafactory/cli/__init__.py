@@ -14,7 +14,7 @@ from datafactory.cli import build_cmd, inspect_cmd, validate_cmd
 from datafactory.cli import detector_cmd, eval_cmd
 from datafactory.cli import clip_cmd, finetune_cmd
 from datafactory.cli import audit_cmd, augment_cmd
-from datafactory.cli import crosseval_cmd, runs_cmd
+from datafactory.cli import crosseval_cmd, experiment_cmd, runs_cmd
 from datafactory.cli.common import state
 
 app = typer.Typer(
@@ -68,6 +68,7 @@ app.command("train-detector")(detector_cmd.train_detector_cli)
 app.command("audit")(audit_cmd.audit_cli)
 app.command("crosseval")(crosseval_cmd.crosseval_cli)
 app.command("augment-eval")(augment_cmd.augment_eval_cli)
+app.command("experiment")(experiment_cmd.experiment_cli)
 
 
 def main() -> None:

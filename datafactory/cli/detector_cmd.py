@@ -10,6 +10,7 @@ import typer
 
 from datafactory.cli.common import handle_errors
 from datafactory.cli.finetune_cmd import parse_columns
+from datafactory.errors import ConfigError
 
 # Options train-detector and crosseval share.
 DETECTOR_OPTION = typer.Option("tfidf", "--detector", help="Detector kind, a name in the datafactory.detectors "
@@ -18,6 +19,25 @@ DETECTOR_OPTION = typer.Option("tfidf", "--detector", help="Detector kind, a nam
                                "builds, on frozen CLIP --model features).")
 MODEL_OPTION = typer.Option(None, "--model", help="transformer: an AutoModelForSequenceClassification folder or "
                             "cached hub id to fine-tune; clip: a CLIPModel folder or id.")
+LABEL_MAP_HELP = ("Labels onto classes, e.g. 'true=real,mostly-true=real,false=falsified,half-true=null' "
+                  "(null drops the row; true/True/TRUE, 1/1.0 are one label).")
+
+
+def parse_label_map(values: List[str] | None, source: str, option: str = "--label-map") -> dict[str, str | None] | None:
+    """``["true=real,false=falsified", "half-true=null"]`` -> ``{true: real, false: falsified, half-true: None}``."""
+    if not values:
+        return None
+    mapping: dict[str, str | None] = {}
+    for value in values:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            label, sep, target = (part.strip() for part in item.rpartition("="))
+            if not sep or not label or not target:
+                raise ConfigError(source, option, f"{item!r} is not LABEL=CLASS", "Write e.g. true=real,false=falsified,"
+                                  "half-true=null")
+            mapping[label] = None if target.lower() in ("null", "none", "drop") else target
+    return mapping
+
+
 DEVICE_OPTION = typer.Option("auto", "--device", help="transformer, clip: auto (GPU when present), cpu, cuda[:N].")
 
 
@@ -47,6 +67,14 @@ def train_detector_cli(
     holdout: float = typer.Option(0.2, "--holdout", min=0.0, max=0.95, help="Share of stories (parent_id groups) "
                                   "held out to score the detector; 0 trains on everything and scores nothing."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seeds the held-out split."),
+    label_map: Optional[List[str]] = typer.Option(None, "--label-map", help=LABEL_MAP_HELP),
+    test: Optional[List[Path]] = typer.Option(None, "--test", help="An outside labelled file or build to score "
+                                              "the detector on, whole (repeatable); never trained on."),
+    test_label: Optional[str] = typer.Option(None, "--test-label", help="Label column of --test (default: --label)."),
+    test_columns: Optional[List[str]] = typer.Option(None, "--test-columns", help="field=column for --test "
+                                                     "(default: --columns)."),
+    test_label_map: Optional[List[str]] = typer.Option(None, "--test-label-map", help="Label map of --test "
+                                                       "(default: --label-map)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the detector the output folder holds."),
 ) -> None:
     """Train a detector and report its held-out accuracy and rows per class.
@@ -63,6 +91,10 @@ def train_detector_cli(
 
     Example: datafactory train-detector labelled.jsonl --columns text=body --label verdict --output out/verdict
 
+    Example: datafactory train-detector claims.jsonl --field title --label rating --label-map
+    'true=real,false=falsified,half-true=null' --test headlines.csv --test-label-map '0=real,1=falsified'
+    --output out/claims-detector
+
     Example: datafactory train-detector out/swap_and_generate --detector transformer --model
     sentence-transformers/all-MiniLM-L6-v2 --epochs 2 --output out/minilm-detector
     """
@@ -72,7 +104,10 @@ def train_detector_cli(
                           columns=parse_columns(columns, "train-detector"), min_df=min_df, max_rows=max_rows,
                           holdout=holdout, seed=seed, overwrite=overwrite, model=model,
                           detector_options={"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
-                                            "max_length": max_length, "device": device, "progress": True})
+                                            "max_length": max_length, "device": device, "progress": True},
+                          label_map=parse_label_map(label_map, "train-detector"), tests=test or (),
+                          test_label=test_label, test_columns=parse_columns(test_columns, "train-detector") or None,
+                          test_label_map=parse_label_map(test_label_map, "train-detector", "--test-label-map"))
     split, held = card["split"], card["holdout"]
     counts = ", ".join(f"{name} {n}" for name, n in card["rows_per_class_all"].items())
     skipped = sum(card["skipped"].values())
@@ -84,4 +119,8 @@ def train_detector_cli(
         per_class = ", ".join(f"{name} {n}" for name, n in held["rows_per_class"].items())
         auc = "" if held["roc_auc"] is None else f", ROC AUC {held['roc_auc']:.4f}"
         typer.echo(f"held-out accuracy: {held['accuracy']:.4f}, macro F1 {held['macro_f1']:.4f}{auc} ({per_class})")
+    for name, scored in (card.get("tests") or {}).items():
+        auc = "" if scored["roc_auc"] is None else f", ROC AUC {scored['roc_auc']:.4f}"
+        typer.echo(f"test {name}: accuracy {scored['accuracy']:.4f}, macro F1 {scored['macro_f1']:.4f}{auc} "
+                   f"({scored['rows']} rows)")
     typer.echo(f"saved {card['output']} ({card['kind']}, classes {', '.join(card['classes'])})")

@@ -1,13 +1,14 @@
-"""Does factory data help? The same detector trained on real data alone and on real plus
-factory data, both scored on a test set from another dataset::
+"""``augment-eval``: the experiment (:mod:`detectors.evaluation.experiment`) with three arms,
+base alone, base + the factory's real rows (the control) and base + whole builds, scored on
+the base's held-out stories (in domain) and on one outside test set::
 
     report = augment_eval("data/liar.jsonl", ["out/swap_and_generate"], "data/other.jsonl",
                           output=Path("out/augment"), base_columns={"label": "verdict"})
-    report["runs"]["base"]["accuracy"], report["runs"]["augmented"]["accuracy"]
+    report["runs"]["base"]["out_of_domain"]["roc_auc"], report["runs"]["augmented"]["out_of_domain"]["roc_auc"]
 
-The base dataset is split by story (train / held out); only its training stories are used,
-so its held-out stories give an in-domain score beside the out-of-domain one. Labels must name
-the same classes in every dataset (a build's are ``real`` and ``falsified``).
+Writes the experiment's files and ``augment.json`` / ``augment.md``, the means over the K
+splits in the shape earlier versions wrote. For label maps, other arms or several test sets,
+write an experiment file and run ``datafactory experiment``.
 """
 
 from __future__ import annotations
@@ -16,65 +17,42 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from datafactory.errors import ConfigError
 from datafactory.output import write_text_atomic
-from detectors.data import LabelledData, load_labelled_data
-from detectors.metrics import evaluate
-from detectors.splits import split_by_story
-from detectors.tfidf import TfidfDetector
-from detectors.train import pick
+from detectors.evaluation.experiment import IN_DOMAIN, run_experiment
+from detectors.evaluation.experiment_config import DatasetConfig, ExperimentConfig, SplitsConfig
+from detectors.evaluation.experiment_report import render_markdown, write_report
+
+ARMS = ("base", "control", "augmented")
+RUN_TITLES = {"base": "real data alone", "control": "real + the factory's real rows (control)",
+              "augmented": "real + factory data"}
 
 
 def augment_eval(base: str | Path, factory: Sequence[str | Path], test: str | Path, *, output: Path,
                  field: str = "text", label: str = "falsified", base_columns: dict[str, str] | None = None,
                  test_columns: dict[str, str] | None = None, seed: int = 0, max_rows: int | None = None,
-                 min_df: int = 1) -> dict[str, Any]:
-    base_data = load_labelled_data(base, field, label, base_columns, max_rows)
-    extra = LabelledData()
-    for path in factory:
-        extra.extend(load_labelled_data(path, field, "falsified", None, max_rows))
-    test_data = load_labelled_data(test, field, label, test_columns, max_rows)
-    classes = set(base_data.labels)
-    for name, data in (("factory data", extra), ("the test set", test_data)):
-        unknown = set(data.labels) - classes
-        if unknown:
-            raise ConfigError("augment-eval", None, f"{name} has classes {sorted(unknown)} the base data lacks "
-                              f"({sorted(classes)})", "Map the labels so that every dataset names the same classes, "
-                              "e.g. real and falsified")
-    train, _, held = split_by_story(base_data.groups, (0.8, 0.0, 0.2), seed)
-    texts, labels = pick(base_data.texts, train), pick(base_data.labels, train)
-    runs = {}
-    for run, (run_texts, run_labels) in {"base": (texts, labels),
-                                         "augmented": (texts + extra.texts, labels + extra.labels)}.items():
-        detector = TfidfDetector(min_df=min_df).fit(run_texts, run_labels, field=field, label=label)
-        runs[run] = {"train_rows": len(run_labels),
-                     "in_domain": _score(detector, pick(base_data.texts, held), pick(base_data.labels, held)),
-                     "out_of_domain": _score(detector, test_data.texts, test_data.labels)}
-    report = {"format": "datafactory-augment-eval/1", "detector": TfidfDetector.name, "field": field,
-              "base": str(base), "factory": [str(p) for p in factory], "test": str(test), "seed": seed,
-              "factory_rows": len(extra.labels), "runs": runs}
-    output.mkdir(parents=True, exist_ok=True)
+                 min_df: int = 1, repeats: int = 5, bootstrap: int = 1000) -> dict[str, Any]:
+    config = ExperimentConfig(
+        name="augment-eval", field=field, seed=seed, bootstrap=bootstrap, arms=list(ARMS),
+        base=[DatasetConfig(path=Path(base), label=label, columns=base_columns or {}, max_rows=max_rows)],
+        factory=[DatasetConfig(path=Path(p), max_rows=max_rows) for p in factory],
+        test=[DatasetConfig(path=Path(test), label=label, columns=test_columns or {}, max_rows=max_rows)],
+        detector={"kind": "tfidf", "min_df": min_df}, splits=SplitsConfig(repeats=repeats))
+    result = run_experiment(config, source="augment-eval")
+    write_report(result, output)
+    outside = result["tests"][1]
+    runs = {arm: {"train_rows": result["train_rows"][arm]["mean"],
+                  "in_domain": _means(result, IN_DOMAIN, arm), "out_of_domain": _means(result, outside, arm)}
+            for arm in ARMS}
+    factory_rows = sum(i["rows"] for i in result["inputs"].values() if i["role"] == "factory")
+    report = {"format": "datafactory-augment-eval/2", "detector": "tfidf", "field": field, "base": str(base),
+              "factory": [str(p) for p in factory], "test": str(test), "seed": seed, "repeats": repeats,
+              "factory_rows": factory_rows, "runs": runs, "verdicts": result["verdicts"]}
     write_text_atomic(json.dumps(report, indent=2) + "\n", output / "augment.json")
-    write_text_atomic(render_markdown(report), output / "augment.md")
+    write_text_atomic(render_markdown(result), output / "augment.md")
     return report
 
 
-def _score(detector: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
-    """``n_test`` and the :mod:`detectors.metrics` scores (accuracy, macro_f1, roc_auc)."""
-    return {"n_test": len(labels), **evaluate(detector, texts, labels)}
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    def cell(value: Any) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    lines = ["| trained on | rows | in-domain acc | in-domain AUC | out-of-domain acc | out-of-domain F1 | out-of-domain AUC |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for run, label in (("base", "real data alone"), ("augmented", "real + factory data")):
-        r = report["runs"][run]
-        lines.append(f"| {label} | {r['train_rows']} | {cell(r['in_domain']['accuracy'])} | "
-                     f"{cell(r['in_domain']['roc_auc'])} | {cell(r['out_of_domain']['accuracy'])} | "
-                     f"{cell(r['out_of_domain']['macro_f1'])} | {cell(r['out_of_domain']['roc_auc'])} |")
-    return (f"# Augmentation: {report['detector']} on `{report['field']}`\n\nBase `{report['base']}`, factory "
-            f"{', '.join(f'`{p}`' for p in report['factory'])} ({report['factory_rows']} rows), test "
-            f"`{report['test']}` (out of domain).\n\n" + "\n".join(lines) + "\n")
+def _means(result: dict[str, Any], test: str, arm: str) -> dict[str, Any]:
+    scores = result["results"][test][arm]
+    return {"n_test": scores["n_test"][0], **{m: v["mean"] for m, v in scores.items() if isinstance(v, dict)
+                                               and "mean" in v and m != "confusion"}}

@@ -41,23 +41,9 @@ from detectors.data import FALSIFIED, LabelledData
 from detectors.metrics import METRICS, evaluate, positive_class
 from detectors.metrics import TITLES as METRIC_TITLES
 from detectors.splits import DEFAULT_FRACTIONS, check_fractions, split_by_story
-from detectors.train import pick
+from detectors.train import dataset_names, pick
 
 FILES = {"csv": "crosseval.csv", "md": "crosseval.md", "json": "crosseval.json", "png": "crosseval.png"}
-
-
-def dataset_names(paths: Sequence[str | Path]) -> list[str]:
-    """Folder name or file stem of each path; repeats get ``-2``, ``-3``, ..."""
-    names: list[str] = []
-    for path in paths:
-        path = Path(path).expanduser()
-        base = path.name if path.is_dir() else path.stem
-        name, n = base or str(path), 1
-        while name in names:
-            n += 1
-            name = f"{base}-{n}"
-        names.append(name)
-    return names
 
 
 def score(detector: Any, texts: list[Any], labels: list[str]) -> dict[str, Any]:
@@ -90,8 +76,12 @@ def cross_evaluate(
     min_df: int = 1,
     model: str | None = None,
     detector_options: dict[str, Any] | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Train a ``detector`` on each dataset's train split and score it on every test split.
+
+    ``repeats`` K > 1: K story splits (seeds ``seed`` .. ``seed + K - 1``); each cell then holds
+    every metric's mean over them, with ``METRIC_sd``.
 
     ``datasets``: builds or labelled files (see :func:`detectors.data.load_labelled_data`;
     ``columns`` maps file columns); ``max_rows``: the first usable rows of each;
@@ -108,11 +98,41 @@ def cross_evaluate(
     if output.exists() and not output.is_dir():
         raise OutputError(f"--output {output} is a file; give a folder for the cross-evaluation files")
     kind.check_model(model, source="crosseval")
+    if repeats < 1:
+        raise ConfigError("crosseval", "--repeats", f"{repeats} is not a number of splits", "Use 1 or more")
 
     names = dataset_names(datasets)
     loaded = {name: kind.read_rows(path, field=field, label=label, columns=columns, max_rows=max_rows,
                                    source="crosseval") for name, path in zip(names, datasets)}
-    splits = {name: _split(name, data, fractions, seed) for name, data in loaded.items()}
+    runs = []
+    for k in range(repeats):  # split k uses seed + k: one repeat is the single split of earlier versions
+        splits = {name: _split(name, data, fractions, seed + k) for name, data in loaded.items()}
+        models, cells = _run(kind, loaded, splits, model=model, field=field, label=label, min_df=min_df,
+                             seed=seed + k, detector_options=detector_options)
+        runs.append(cells)
+    cells = runs[0] if repeats == 1 else _mean_cells(runs)
+    result = {
+        "detector": detector, "field": field, "label": label, "seed": seed, "max_rows": max_rows,
+        "fractions": list(fractions), "repeats": repeats,
+        "datasets": {name: {"path": str(path), "rows": len(loaded[name].labels),
+                            "rows_per_class": dict(sorted(Counter(loaded[name].labels).items())),
+                            "skipped": dict(loaded[name].skipped),
+                            "grouped_by": "parent_id" if any(loaded[name].groups) else None,
+                            **{f"{side}_rows": len(idx) for side, idx in splits[name].items()},
+                            "classes": [str(c) for c in models[name].classes_],
+                            "positive_class": positive_class(models[name].classes_)}
+                     for name, path in zip(names, datasets)},
+        "cells": cells,
+        "matrices": matrices(cells, names),
+    }
+    result["files"] = write_outputs(result, names, output)
+    return result
+
+
+def _run(kind: Any, loaded: dict[str, LabelledData], splits: dict[str, dict[str, Any]], *, model: str | None,
+         field: str, label: str, min_df: int, seed: int,
+         detector_options: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One repeat: a detector per dataset, each scored on every test split."""
     # The validation split, kept aside for exactly this, stops a transformer's training early.
     models = {name: kind.train(pick(data.texts, splits[name]["train"]), pick(data.labels, splits[name]["train"]),
                                pick(data.texts, splits[name]["val"]), pick(data.labels, splits[name]["val"]),
@@ -131,22 +151,24 @@ def cross_evaluate(
                                   f"detector trained on {trained!r} does not know (its classes: {sorted(known)})",
                                   "Classes are matched by name: label every dataset with the same class names")
             cells.append({"train": trained, "test": tested, **score(model, pick(data.texts, test), labels)})
-    result = {
-        "detector": detector, "field": field, "label": label, "seed": seed, "max_rows": max_rows,
-        "fractions": list(fractions),
-        "datasets": {name: {"path": str(path), "rows": len(loaded[name].labels),
-                            "rows_per_class": dict(sorted(Counter(loaded[name].labels).items())),
-                            "skipped": dict(loaded[name].skipped),
-                            "grouped_by": "parent_id" if any(loaded[name].groups) else None,
-                            **{f"{side}_rows": len(idx) for side, idx in splits[name].items()},
-                            "classes": [str(c) for c in models[name].classes_],
-                            "positive_class": positive_class(models[name].classes_)}
-                     for name, path in zip(names, datasets)},
-        "cells": cells,
-        "matrices": matrices(cells, names),
-    }
-    result["files"] = write_outputs(result, names, output)
-    return result
+    return models, cells
+
+
+def _mean_cells(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per (train, test) cell: each metric's mean over the repeats, its sd (``METRIC_sd``) and
+    the repeats' values (``METRIC_runs``); ``n_test`` is the mean test split size."""
+    import numpy as np
+
+    cells = []
+    for group in zip(*runs):
+        cell: dict[str, Any] = {"train": group[0]["train"], "test": group[0]["test"],
+                                "n_test": float(np.mean([c["n_test"] for c in group]))}
+        for metric in METRICS:
+            values = [c[metric] for c in group if c[metric] is not None]
+            cell[metric] = float(np.mean(values)) if values else None
+            cell[f"{metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+        cells.append(cell)
+    return cells
 
 
 def matrices(cells: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -176,14 +198,17 @@ def write_outputs(result: dict[str, Any], names: list[str], output: Path) -> dic
     output.mkdir(parents=True, exist_ok=True)
     paths = {kind: output / name for kind, name in FILES.items()}
     with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["train", "test", "n_test", *METRICS])
+        sd = [f"{m}_sd" for m in METRICS] if result.get("repeats", 1) > 1 else []
+        writer = csv.DictWriter(handle, fieldnames=["train", "test", "n_test", *METRICS, *sd])
         writer.writeheader()
         for cell in result["cells"]:
             writer.writerow({k: "" if v is None else v for k, v in cell.items()})
     sections = [f"# Cross-dataset evaluation: {result['detector']} on {result['field']} -> {result['label']}\n",
                 "Rows: the dataset a detector was trained on; columns: the dataset whose test split it was "
                 f"scored on (the diagonal, in bold, is held out). Splits by story, seed {result['seed']}, "
-                f"fractions {result['fractions']}. ROC AUC is n/a where a test split has one class.\n"]
+                f"fractions {result['fractions']}" + (f", mean of {result['repeats']} splits (seeds from {result['seed']}; sd in "
+                "crosseval.csv)" if result.get("repeats", 1) > 1 else "") +
+                ". ROC AUC is n/a where a test split has one class.\n"]
     for metric in METRICS:
         sections.append(f"## {METRIC_TITLES[metric]}\n\n{markdown_matrix(result['matrices'][metric], metric)}\n")
     write_text_atomic("\n".join(sections), paths["md"])
