@@ -347,6 +347,9 @@ def test_pieces_and_slips_of_a_name_are_not_swapped():
     assert _inside_longer_name(title, Mention("title", start, start + 4, "Peru", "GPE", None))
     start = title.index("Lima")
     assert not _inside_longer_name(title, Mention("title", start, start + 4, "Lima", "GPE", None))
+    title = "Floods in southern Peru's Santa Rosa do Sul kill scores"
+    start = title.index("Santa Rosa")
+    assert _inside_longer_name(title, Mention("title", start, start + 10, "Santa Rosa", "GPE", None))
     # A country whose name shares a word with the original reads as a slip, not a claim.
     for i in range(6):
         _, child = one({"id": f"s{i}", "title": "South Sudan army clashes with rebels near border",
@@ -391,3 +394,9 @@ def test_an_abbreviated_country_in_a_title_case_headline():
             swapped_titles.append(child["title"])
     assert swapped_titles and all(t.split()[0] in ("Mexican", "Canadian", "Brazilian") for t in swapped_titles), \
         swapped_titles
+
+
+def test_the_country_of_a_place_that_must_stay_stays():
+    _, child = one({"id": "r", "title": "Floods in southern Peru's Santa Rosa do Sul kill scores",
+                    "text": "Floods in Peru killed scores."}, types=["GPE"])
+    assert "Peru's Santa Rosa do Sul" in child["title"], child["title"]

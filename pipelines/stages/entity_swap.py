@@ -87,7 +87,8 @@ class EntitySwapConfig(StageConfig):
     """With ``typed``: also swap entities whose kind stays unknown (an ORG neither the words of
     its name nor of its texts type, an acronym, a region, a facility): their replacements are
     often of another sort ("the IMF delays moon mission"), so by default such an item is
-    skipped unless it names something of a known kind."""
+    skipped unless it names something of a known kind. Faiths, events, firms and clubs too:
+    their kind is known, but not what a reader knows of them (a firm's industry, a club's sport)."""
     hygiene: bool = True
     """Refuse junk entities in the bank and as originals: web addresses, handles, digits, lists,
     over-long or lower-case strings, site boilerplate repeated at the edges of titles. False
@@ -394,6 +395,10 @@ class EntitySwap(Stage):
             # stays (see _tied); a small city of no country the item names may be a homonym.
             kept = {found.key for m in mentions if refused[m]
                     if (found := referent(m.text, m.label, self.gazetteer)).place is not None}
+            # ... and so does the country of a place that must stay ("Brazil's Rio Grande do Sul").
+            kept |= {f"country:{place.region}" for m in mentions if refused[m]
+                     if (place := referent(m.text, m.label, self.gazetteer).place) is not None
+                     and place.kind != "country"}
             candidates = [key for key in candidates if referents[key].found.key not in kept
                           and not self._tied(referents[key], mentions, record)
                           and not self._doubtful_city(referents[key], item_countries)]
@@ -837,6 +842,8 @@ def _inside_longer_name(text: str, m: Mention) -> bool:
     before = re.search(r"([A-Z][\w.-]*) $", text[:m.start])
     if before and kind_by_words(before.group(1), ORG_KINDS) is not None:
         return True  # "Air China", "Bank Indonesia": a body's name, title case or not
+    if re.match(r" (?:do|da|dos|das|de|del|della|di|du) [A-Z]", text[m.end:]):
+        return True  # "Rio Grande" in "Rio Grande do Sul"
     if title_case(text):
         return False
     after = re.match(r" ([A-Z][\w-]*)", text[m.end:])
