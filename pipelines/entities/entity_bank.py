@@ -107,6 +107,7 @@ class EntityBank:
         """Entities refused by the junk rules, by reason (for the manifest)."""
         self._roles: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self._surnames: Counter[str] = Counter()
+        self._country_counts: dict[str, int] = {}
         self.contexts = ContextProfiles()
         """The words around each entity's mentions (see :mod:`pipelines.entities.contexts`)."""
     def add(self, label: str, entity: str, *, with_article: bool = False) -> None:
@@ -233,6 +234,7 @@ class EntityBank:
                 groups.setdefault(pool, Counter())[entity] += count
                 if found.place is not None:
                     groups.setdefault((*pool, found.place.region), Counter())[entity] += count
+        self._country_counts = dict(countries)
         for key, count in countries.items():
             groups.setdefault(("*", "country"), Counter())[key] += count
             groups.setdefault(("*", "country", self._places[key].region), Counter())[key] += count
@@ -258,8 +260,8 @@ class EntityBank:
                      exclude: set[str], exclude_keys: set[str], gazetteer: Gazetteer,
                      region: str | None = None, homes: frozenset[str | None] | None = None,
                      peer: Callable[[Place], bool] | None = None, fits: Callable[[str], bool] | None = None,
-                     context: Vector | None = None,
-                     band: tuple[float, float] = (0.0, 1.0)) -> tuple[str, Referent, float | None] | None:
+                     context: Vector | None = None, band: tuple[float, float] = (0.0, 1.0),
+                     written: str = "") -> tuple[str, Referent, float | None] | None:
         """A replacement for ``original`` (NER ``label``, referent ``found``): of the same kind,
         from the same region when it can be, not in ``exclude`` (lower-case texts) nor naming a
         referent of ``exclude_keys`` nor another name of the original. Countries come back as
@@ -276,7 +278,8 @@ class EntityBank:
         ``band`` (lowest, highest cosine) and at least half as similar as the closest, drawn in
         proportion to similarity (a country, or a city of ``region``, by frequency when none is
         similar; a country must reach :data:`COUNTRY_FLOOR`). The third value is that
-        similarity (None when not scored)."""
+        similarity (None when not scored). ``written``: the item's text; a name it already
+        holds (a person's surname too) is no replacement."""
         country = found.kind == "country"
         original_words = set(found.place.name.lower().split()) if country and found.place is not None else set()
         kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
@@ -284,6 +287,13 @@ class EntityBank:
         # A name the corpus writes much less often than the original is a lesser figure: "Heidi
         # Smith plans national police standards" where a presidential candidate did.
         least = PROMINENCE_RATIO * self.count(label, original) if found.place is None else 0
+        # So with countries: one the news names seldom plays a lesser part in it ("U.S. sanctions
+        # on Russia" never becomes "<a small island state>'s sanctions on Russia").
+        least_country = PROMINENCE_RATIO * self._country_counts.get(found.key, 0) if country else 0
+        written_words = f" {' '.join(re.findall(r'[a-z0-9]+', written.lower()))} " if written else ""
+
+        def already_written(name: str) -> bool:  # "Clinton and Trump" never becomes "Trump and Trump"
+            return bool(written_words) and f" {' '.join(re.findall(r'[a-z0-9]+', name.lower()))} " in written_words
         required = region is not None
         region = region if required else found.place.region if found.place is not None else None
 
@@ -291,6 +301,7 @@ class EntityBank:
             if country:
                 place = self._places[candidate]
                 if place.key in exclude_keys or place.name.lower() in exclude or not place.demonym \
+                        or self._country_counts.get(place.key, 0) < least_country or already_written(place.name) \
                         or place.population < SMALLEST_COUNTRY or (peer is not None and not peer(place)) \
                         or original_words & set(place.name.lower().split()):
                     return None  # (a name sharing a word, "North" for "South Korea", reads as a slip)
@@ -298,6 +309,8 @@ class EntityBank:
             cand = self._referent_any(candidate, label) or referent(candidate, label, gazetteer)
             if candidate.lower() in exclude or cand.key in exclude_keys or same_referent(original, candidate, label,
                                                                                           gazetteer):
+                return None
+            if already_written(candidate) or label == "PERSON" and already_written(candidate.split()[-1]):
                 return None
             if peer is not None and (cand.place is None or not peer(cand.place)):
                 return None

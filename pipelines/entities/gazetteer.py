@@ -46,6 +46,10 @@ _EXTRA_DEMONYMS = {"KP": "North Korean", "HK": "Hong Konger", "PS": "Palestinian
                    "VA": "Vatican", "GL": "Greenlandic", "KN": "Kittitian", "LC": "Saint Lucian",
                    "VC": "Vincentian", "SM": "Sammarinese", "MO": "Macanese"}
 SMALLEST_COUNTRY = 100_000  # territories and microstates are not plausible peers of countries
+#: Continents and world regions, which some towns are named after.
+WORLD_REGIONS = frozenset({"asia", "europe", "africa", "america", "americas", "oceania", "antarctica", "arctic",
+                           "middle east", "caribbean", "balkans", "scandinavia", "latin america", "north america",
+                           "south america", "central america", "eurasia", "siberia", "sahara", "sahel"})
 AMBIGUOUS_CITY_POPULATION = 500_000  # a state named like a city this large is read as the city as often
 
 
@@ -144,6 +148,8 @@ class Gazetteer:
         for row in cities:  # the most populous city of a name is the one the news means
             place = Place("city", f"city:{row['geonameid']}", english_form(row["name"]), row["countrycode"],
                           int(row["population"]))
+            if normalize(row["name"]) in WORLD_REGIONS:
+                continue  # "Asia" in the news is the continent, not a town of that name
             if self._names.setdefault(normalize(row["name"]), place) is place:
                 self._cities_of.setdefault(place.region, []).append(place)
 
@@ -160,6 +166,9 @@ class Gazetteer:
         key = normalize(name)
         found = self._demonyms.get(key)
         if found is None and key.endswith("s"):
+            named = self._names.get(key)
+            if named is not None and named.kind == "country":
+                return None  # "Philippines" is the country, not the plural of "Philippine"
             found = self._demonyms.get(key[:-1])
         return found
 

@@ -73,6 +73,8 @@ TOPIC_CUES: tuple[tuple[str, frozenset[str]], ...] = (
                             "earnings", "ceo", "investors", "quarterly", "stake", "acquisition", "merger",
                             "customers", "factory", "brand", "startup", "listed", "stock", "company", "firm"})),
     ("sport", frozenset({"beat", "beats", "match", "season", "league", "coach", "goal", "goals", "striker",
+                         "soccer", "football", "rugby", "cricket", "tennis", "basketball", "baseball", "hockey",
+                         "golf", "friendly", "qualifier", "nba", "nfl",
                          "midfielder", "championship", "semi-final", "semi-finals", "playoff", "draw", "defeat",
                          "tournament", "olympic", "medal", "race", "marathon", "cup", "wickets", "sets"})),
     ("politics", frozenset({"minister", "president", "election", "parliament", "senator", "governor", "vote",

@@ -299,7 +299,7 @@ class EntitySwap(Stage):
                 self.bank.taken_for_a_body(m.text)):
             reason = "a person NER took for an organisation, or a body named after them"  # "Lopez Cabinet"
         if reason is None and self.config.sampling == "typed" and m.label == "PERSON" and title_case(text) \
-                and self.common_words.get(m.text.split()[0].lower(), 0) >= 2:
+                and any(self.common_words.get(w.lower(), 0) >= 2 for w in (m.text.split()[0], m.text.split()[-1])):
             reason = "a title-case phrase NER took for a name"  # "Slam Wells" in "Senators Slam Wells Fargo"
         if reason is None and self.config.sampling == "typed" and m.label in ("ORG", "PERSON") and title_case(text) \
                 and self._headline_phrase(m):
@@ -387,8 +387,9 @@ class EntitySwap(Stage):
         candidates = list(referents)
         item_countries = self._countries_named(mentions)
         city_countries = {f"country:{found.place.region}" for m in mentions
-                          if (found := referent(m.text, m.label, self.gazetteer)).kind == "city"
-                          and found.place is not None}
+                          if (found := referent(m.text, m.label, self.gazetteer)).place is not None
+                          and found.kind != "country"}
+        written = " ".join(record.get(name) or "" for name in ("title", "text", "caption"))
         if typed:
             # A place one of whose mentions must stay stays whole ("Brazil beat ..." names a team,
             # so "Brazilian forward" keeps its country); a country tied to other names of the item
@@ -442,7 +443,9 @@ class EntitySwap(Stage):
                     roles = self._roles(ref, record)
                     if not roles:
                         continue  # nothing says what this person is, so nothing says who could stand there
-                    fits = functools.partial(self._shares_a_role, roles)
+                    by_surname = any(referent(m.text, ref.label, self.gazetteer).form == "surname"
+                                     for m in ref.mentions)
+                    fits = functools.partial(self._fits_person, roles, by_surname)
                 # Nor the country of a city the item names ("reassure Beijing after a call with
                 # Taiwan's leader" never becomes "... with China's leader").
                 excluded = present_keys | city_countries if ref.found.kind == "country" else present_keys
@@ -450,7 +453,7 @@ class EntitySwap(Stage):
                     ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=excluded,
                     gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries),
                     peer=peer, fits=fits, context=self._context(ref, record),
-                    band=self.config.context_band or (0.0, 1.0))
+                    band=self.config.context_band or (0.0, 1.0), written=written)
                 if drawn is None and region is not None and peer is None:
                     drawn = self._gazetteer_city(region, rng, present, present_keys, ref.head.text)
                 if drawn is None:
@@ -558,7 +561,11 @@ class EntitySwap(Stage):
             found |= roles_near(record[m.field], m.start, m.end)
         return found
 
-    def _shares_a_role(self, roles: frozenset[str], candidate: str) -> bool:
+    def _fits_person(self, roles: frozenset[str], by_surname: bool, candidate: str) -> bool:
+        """A person of one of ``roles``; where the item names the original by surname alone, one
+        the corpus too names by surname alone (a reader knows "Lopez" only if the news says it)."""
+        if by_surname and self.bank.count("PERSON", candidate.split()[-1]) < 2:
+            return False
         return bool(self.bank.roles_of("PERSON", candidate) & roles)
 
     def _stands_for_government(self, ref: _Referent, record: dict[str, Any]) -> bool:
@@ -867,7 +874,8 @@ ATTRIBUTIVE_HEADS = frozenset({
 
 
 _TEAM_BEFORE = re.compile(r"(?:\b(?:beat|beats|against|over|vs\.?|v|to)\s+)$", re.IGNORECASE)
-_TEAM_AFTER = re.compile(r"^(?:'s)?\s+(?:beat|beats|draw|drew|win|wins|won|lose|lost|clinch|clinches|sack|sign|"
+_TEAM_AFTER = re.compile(r"^(?:'s)?\s+(?:vs\.?|versus|beat|beats|draw|drew|win|wins|won|lose|lost|clinch|clinches|"
+                         r"sack|sign|"
                          r"signs|reach|reaches|top|tops|crush|edge|stun|thrash|defeat|defeated|dominate|dominates|"
                          r"sweep|sweeps|rout|routs|hold|holds|advance|advances)\b", re.IGNORECASE)
 
