@@ -11,7 +11,7 @@ import random
 import pytest
 
 from pipelines.entities.contexts import ContextProfiles, context_words
-from pipelines.entities.entity_bank import EntityBank
+from pipelines.entities.entity_bank import EntityBank, spaced_words
 from pipelines.entities.gazetteer import english_form, load_gazetteer
 from pipelines.entities.hygiene import CommonWords
 from pipelines.entities.referents import SURE_KINDS, referent
@@ -415,7 +415,7 @@ def test_a_name_the_item_already_holds_is_no_replacement():
     found = referent("Peru", "GPE", gazetteer)
     for seed in range(8):
         text, _, _ = bank.sample_typed("GPE", "Peru", found, random.Random(seed), exclude=set(), exclude_keys=set(),
-                                       gazetteer=gazetteer, written="Peru and Chile Talk Trade")
+                                       gazetteer=gazetteer, written=spaced_words("Peru and Chile Talk Trade"))
         assert text == "Bolivia"
 
 

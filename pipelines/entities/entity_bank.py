@@ -14,6 +14,7 @@ labels: one seen only as a demonym ("Brazilian") can replace a country name and 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import random
@@ -278,8 +279,8 @@ class EntityBank:
         ``band`` (lowest, highest cosine) and at least half as similar as the closest, drawn in
         proportion to similarity (a country, or a city of ``region``, by frequency when none is
         similar; a country must reach :data:`COUNTRY_FLOOR`). The third value is that
-        similarity (None when not scored). ``written``: the item's text; a name it already
-        holds (a person's surname too) is no replacement."""
+        similarity (None when not scored). ``written``: the item's text as :func:`spaced_words`
+        gives it; a name it already holds (a person's surname too) is no replacement."""
         country = found.kind == "country"
         original_words = set(found.place.name.lower().split()) if country and found.place is not None else set()
         kind_key = ("*", found.kind) if country or found.place is not None else (label, found.kind)
@@ -290,10 +291,9 @@ class EntityBank:
         # So with countries: one the news names seldom plays a lesser part in it ("U.S. sanctions
         # on Russia" never becomes "<a small island state>'s sanctions on Russia").
         least_country = PROMINENCE_RATIO * self._country_counts.get(found.key, 0) if country else 0
-        written_words = f" {' '.join(re.findall(r'[a-z0-9]+', written.lower()))} " if written else ""
 
         def already_written(name: str) -> bool:  # "Clinton and Trump" never becomes "Trump and Trump"
-            return bool(written_words) and f" {' '.join(re.findall(r'[a-z0-9]+', name.lower()))} " in written_words
+            return bool(written) and _spaced_name(name) in written
         required = region is not None
         region = region if required else found.place.region if found.place is not None else None
 
@@ -467,6 +467,15 @@ class EntityBank:
 
     def _build_index(self) -> dict[str, tuple[list[str], list[int]]]:
         return {label: _cumulative(counts) for label, counts in self._counts.items()}
+
+
+def spaced_words(text: str) -> str:
+    """A text's words in lower case between single spaces, with one before and after, so that
+    a name is found in a text by a substring test: " maria lopez " in " ... "."""
+    return f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+
+
+_spaced_name = functools.lru_cache(maxsize=1 << 16)(spaced_words)  # every candidate of every draw
 
 
 def profile_key(label: str, entity: str, found: Referent) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from datafactory.stage import Stage, StageConfig
 from datafactory.errors import ConfigError
 from pipelines.entities.contexts import context_words
 from pipelines.entities.roles import role_groups, roles_near
-from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span, profile_key
+from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span, profile_key, spaced_words
 from pipelines.entities.gazetteer import (Gazetteer, Place, load_gazetteer, normalize, plural_demonym,
                                           takes_article_by_form)
 from pipelines.entities.hygiene import (NAME_PARTICLES, CommonWords, TitleEdges, edge_segments, in_boilerplate,
@@ -389,7 +389,7 @@ class EntitySwap(Stage):
         city_countries = {f"country:{found.place.region}" for m in mentions
                           if (found := referent(m.text, m.label, self.gazetteer)).place is not None
                           and found.kind != "country"}
-        written = " ".join(record.get(name) or "" for name in ("title", "text", "caption"))
+        written: str | None = None  # the item's words, read when a first replacement is drawn
         if typed:
             # A place one of whose mentions must stay stays whole ("Brazil beat ..." names a team,
             # so "Brazilian forward" keeps its country); a country tied to other names of the item
@@ -449,6 +449,8 @@ class EntitySwap(Stage):
                 # Nor the country of a city the item names ("reassure Beijing after a call with
                 # Taiwan's leader" never becomes "... with China's leader").
                 excluded = present_keys | city_countries if ref.found.kind == "country" else present_keys
+                if written is None:
+                    written = spaced_words(" ".join(record.get(name) or "" for name in ("title", "text", "caption")))
                 drawn = self.bank.sample_typed(
                     ref.label, ref.head.text, ref.found, rng, exclude=present, exclude_keys=excluded,
                     gazetteer=self.gazetteer, region=region, homes=self._homes(ref, item_countries),
