@@ -120,16 +120,11 @@ class ContextProfiles:
             return np.zeros(size)
         return np.bincount(np.concatenate(rows), weights=np.concatenate(values), minlength=size)
 
-    def _idf(self) -> dict[str | None, float]:
-        """Each word's inverse document frequency over the windows (None: a word never seen),
-        as :meth:`finish` left it."""
-        return self._idf_table
-
     def __len__(self) -> int:
         return len(self._profiles)
 
     def _weigh(self, counts: Counter[str], limit: int | None = PROFILE_WORDS) -> Vector:
-        idf = self._idf()
+        idf = self._idf_table  # each word's inverse document frequency (None: a word never seen)
         unseen = idf.get(None, 0.0)
         weights = {w: (1 + math.log(n)) * idf.get(w, unseen) for w, n in counts.items()}
         weights = {w: v for w, v in weights.items() if v > 0}

@@ -337,8 +337,7 @@ class EntitySwap(Stage):
         word = re.match(r"[A-Z][\w'’-]*", text[start:]).group(0).removesuffix("'s").removesuffix("’s")
         if len(word) > 1 and word.isupper():
             return self.gazetteer.place(word) is None  # an acronym: a firm's or a party's name
-        return self.common_words.get(word.lower(), 0) == 0 and self.gazetteer.place(word) is None \
-            and self.gazetteer.nationality(word) is None
+        return self._only_a_name(word)
 
     def _before_a_bare_name(self, record: dict[str, Any], m: Mention, *, titled: bool = False) -> bool:
         """Whether ``m`` is followed, past titles only (at least one if ``titled``), by a word the
@@ -347,11 +346,15 @@ class EntitySwap(Stage):
         rest, titles = record[m.field][m.end:], 0
         while (after := re.match(r"\s+([A-Z][a-z][\w'’.-]*)", rest)) is not None:
             word = after.group(1).removesuffix("'s").removesuffix("’s").strip(".").lower()
-            if word not in PERSON_TITLES and word not in _QUALIFIER_WORDS and word not in role_groups():
-                return (titles > 0 or not titled) and self.common_words.get(word, 0) == 0 \
-                    and self.gazetteer.place(word) is None and self.gazetteer.nationality(word) is None
+            if not _title_word(word):
+                return (titles > 0 or not titled) and self._only_a_name(word)
             titles, rest = titles + 1, rest[after.end():]
         return False
+
+    def _only_a_name(self, word: str) -> bool:
+        """A word the corpus never writes in lower case and that names no place or people."""
+        return self.common_words.get(word.lower(), 0) == 0 and self.gazetteer.place(word) is None \
+            and self.gazetteer.nationality(word) is None
 
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
         if not mentions:
@@ -392,14 +395,16 @@ class EntitySwap(Stage):
         written: str | None = None  # the item's words, read when a first replacement is drawn
         if typed:
             # A place one of whose mentions must stay stays whole ("Brazil beat ..." names a team,
-            # so "Brazilian forward" keeps its country); a country tied to other names of the item
+            # so "Brazilian forward" keeps its country), and so does the country of a place that
+            # must stay ("Brazil's Rio Grande do Sul"); a country tied to other names of the item
             # stays (see _tied); a small city of no country the item names may be a homonym.
-            kept = {found.key for m in mentions if refused[m]
-                    if (found := referent(m.text, m.label, self.gazetteer)).place is not None}
-            # ... and so does the country of a place that must stay ("Brazil's Rio Grande do Sul").
-            kept |= {f"country:{place.region}" for m in mentions if refused[m]
-                     if (place := referent(m.text, m.label, self.gazetteer).place) is not None
-                     and place.kind != "country"}
+            kept = set()
+            for m in mentions:
+                place = referent(m.text, m.label, self.gazetteer).place if refused[m] else None
+                if place is not None:
+                    kept.add(place.key)
+                    if place.kind != "country":
+                        kept.add(f"country:{place.region}")
             candidates = [key for key in candidates if referents[key].found.key not in kept
                           and not self._tied(referents[key], mentions, record)
                           and not self._doubtful_city(referents[key], item_countries)]
@@ -911,11 +916,16 @@ def _qualifies_a_person(text: str, m: Mention, others: Iterable[Mention], *, bef
             continue
         gap = text[qualifier.end:person.start]
         words = _GAP_WORD.findall(gap.replace("'s", " ").replace("’s", " "))
-        if re.fullmatch(r"(?:'s|’s)?[\sA-Za-z.-]*\s", gap) and len(words) <= 3 and all(
-                w.strip(".").lower() in PERSON_TITLES or w.strip(".").lower() in _QUALIFIER_WORDS
-                or w.strip(".").lower() in role_groups() for w in words):
+        if re.fullmatch(r"(?:'s|’s)?[\sA-Za-z.-]*\s", gap) and len(words) <= 3 \
+                and all(_title_word(w.strip(".").lower()) for w in words):
             return True
     return False
+
+
+def _title_word(word: str) -> bool:
+    """A lower-case word that may stand between a qualifier and a person's name: a title, a
+    role word (:mod:`pipelines.entities.roles`) or a word such as "foreign" or "former"."""
+    return word in PERSON_TITLES or word in _QUALIFIER_WORDS or word in role_groups()
 
 
 def _attributive(text: str, m: Mention) -> bool:
