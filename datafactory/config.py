@@ -169,7 +169,13 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path = Path("
 
 
 def _parse_stage(source: str, index: int, entry: dict[str, Any], base_dir: Path) -> StageSpec:
-    where = f"stages[{index}]"
+    return _parse_entry(source, f"stages[{index}]", entry, base_dir)
+
+
+def _parse_entry(source: str, where: str, entry: Any, base_dir: Path) -> StageSpec:
+    if not isinstance(entry, dict):
+        raise ConfigError(source, where, f"a stage is a mapping {{stage: NAME, ...options}}, not {entry!r}",
+                          f"Known stages: {', '.join(registry.stages.names())}")
     name = entry.get("stage")
     if not isinstance(name, str):
         raise ConfigError(source, where, "each stage needs a 'stage: NAME' key",
@@ -199,6 +205,9 @@ def _parse_stage(source: str, index: int, entry: dict[str, Any], base_dir: Path)
             updates[key] = value.model_copy(update={"path": resolved, "name": value.name or resolved.stem})
             _check_columns(source, updates[key], f"{where}({name}).{key}")
             _check_input_exists(source, updates[key], f"{where}({name}).{key}")
+    if getattr(stage_cls, "nested", False):  # a stage made of stages (one_of): theirs resolve the same way
+        inner = [_parse_entry(source, f"{where}({name}).stages[{j}]", e, base_dir) for j, e in enumerate(parsed.stages)]
+        updates["stages"] = [{"stage": spec.name, **spec.options.model_dump(mode="json")} for spec in inner]
     return StageSpec(name, parsed.model_copy(update=updates) if updates else parsed)
 
 

@@ -31,14 +31,16 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 #: One replaced span. ``start``/``end`` are character offsets of the replacement in the
 #: record's field; ``orig_start``/``orig_end`` locate the original in the parent's field;
 #: ``label`` is its NER label and ``kind`` the finer type original and replacement share
 #: (country, city, party, company...; null when the stage does not type its spans);
 #: ``similarity`` how close the replacement's context words are to the original's (cosine,
-#: null when the stage did not score it).
+#: null when the stage did not score it); ``stage`` the stage that made the edit (several may
+#: edit one field: an entity swap, then a number). Offsets of earlier stages' spans follow the
+#: later edits of their field (``datafactory.spans``).
 SPAN_TYPE = pa.struct(
     [
         pa.field("field", pa.string(), nullable=False),
@@ -51,6 +53,7 @@ SPAN_TYPE = pa.struct(
         pa.field("label", pa.string(), nullable=False),
         pa.field("kind", pa.string()),
         pa.field("similarity", pa.float64()),
+        pa.field("stage", pa.string()),
     ]
 )
 

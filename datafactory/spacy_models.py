@@ -63,6 +63,22 @@ def load_spacy_ner(name_or_path: str) -> Any:
     return nlp
 
 
+@functools.lru_cache(maxsize=8)
+def load_spacy_parser(name_or_path: str) -> Any:
+    """Load a spaCy pipeline keeping what a dependency parse with tags and lemmas needs
+    (tok2vec, tagger, parser, attribute ruler, lemmatizer, morphologizer), without NER."""
+    import spacy
+
+    nlp = spacy.load(name_or_path)
+    if "parser" not in nlp.pipe_names:
+        raise ModelNotFoundError("<model>", None, f"spaCy pipeline {name_or_path!r} has no dependency parser",
+                                 "Use a pipeline with a 'parser' component, such as en_core_web_sm")
+    needed = {"tok2vec", "transformer", "tagger", "morphologizer", "parser", "attribute_ruler", "lemmatizer"}
+    nlp.select_pipes(enable=[name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in needed
+                             or name in needed])
+    return nlp
+
+
 def spacy_model_info(nlp: Any, name_or_path: str) -> dict[str, str]:
     meta = nlp.meta
     return {

@@ -26,6 +26,7 @@ from datafactory import spacy_models
 from datafactory.config import InputConfig
 from datafactory.stage import Stage, StageConfig
 from datafactory.errors import ConfigError
+from datafactory.spans import Edit, rewrite, touches_span
 from pipelines.entities.contexts import context_words
 from pipelines.entities.roles import role_groups, roles_near
 from pipelines.entities.entity_bank import _ARTICLE_BEFORE, EntityBank, clean_span, profile_key, spaced_words
@@ -287,6 +288,8 @@ class EntitySwap(Stage):
     def _refusal(self, record: dict[str, Any], m: Mention) -> str | None:
         """Why mention ``m`` of ``record`` must not be replaced, or None."""
         text = record[m.field]
+        if touches_span(record, m.field, m.start, m.end):
+            return "changed by an earlier stage"
         if len(m.text) > self.config.max_field_share * len(text.strip()):
             return "covers most of its field"
         reason = self._junk_reason(m.text, m.label)
@@ -387,7 +390,9 @@ class EntitySwap(Stage):
         # ("Ukrainian President ... meets Italian leaders" never becomes "... Ukrainian leaders").
         present_keys = {r.found.key for r in referents.values()} | {
             referent(m.text, m.label, self.gazetteer).key for m in mentions}
-        candidates = list(referents)
+        candidates = self._eligible(record, referents)
+        if not candidates:
+            return self.skip(record, self._none_eligible)
         item_countries = self._countries_named(mentions)
         city_countries = {f"country:{found.place.region}" for m in mentions
                           if (found := referent(m.text, m.label, self.gazetteer)).place is not None
@@ -499,15 +504,19 @@ class EntitySwap(Stage):
         if not targets:
             missing = ", ".join(f"{referents[k].found.kind} {referents[k].head.text!r}" for k in chosen)
             return self.skip(record, f"no other entity of the same kind in the bank for {missing}")
-        fields: dict[str, Any] = {}
-        spans = list(record["spans"])
-        for name in self.config.fields:
-            mine = [t for t in targets if t[0].field == name]
-            if mine:
-                fields[name], new_spans = _apply(record[name], name, mine)
-                spans.extend(new_spans)
+        fields = rewrite(record, (edit for name in self.config.fields
+                                  for edit in _edits(record[name], [t for t in targets if t[0].field == name])),
+                         stage=self.name)
         return self.child(record, seed=self.row_seed(record["id"]), model=self.config.model,
-                          model_version=self._model_version, spans=spans, **fields)
+                          model_version=self._model_version, **fields)
+
+    #: Why an item is skipped when ``_eligible`` leaves no referent.
+    _none_eligible = "no entity fit to swap"
+
+    def _eligible(self, record: dict[str, Any], referents: dict[str, _Referent]) -> list[str]:
+        """The referents of the item this stage may replace (every one; a stage that swaps only
+        some, such as the speakers of reported speech, narrows them here)."""
+        return list(referents)
 
     def _context(self, ref: _Referent, record: dict[str, Any]) -> dict[str, float] | None:
         """The words around a country, a city or a name that is no place, joined to its profile
@@ -970,24 +979,14 @@ def _read_list(path: str | None) -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
-def _apply(text: str, field: str, targets: list[tuple[Mention, str, str, float | None]]
-           ) -> tuple[str, list[dict]]:
-    """Rewrite ``text`` with each target replaced; return it and the spans in the new text."""
-    pieces, spans, cursor, shift = [], [], 0, 0
+def _edits(text: str, targets: list[tuple[Mention, str, str, float | None]]) -> Iterable[Edit]:
+    """Each target as an edit of ``text``: the replacement in the case of its place, and
+    possessives respelt."""
     all_caps = text.isupper()
-    for m, written, kind, similarity in sorted(targets, key=lambda t: t[0].start):
+    for m, written, kind, similarity in targets:
         replacement = _match_case(written, text, m.start, all_caps)
         end, replacement = _fix_possessive(text, m.end, replacement)
-        pieces.append(text[cursor:m.start])
-        pieces.append(replacement)
-        start = m.start + shift
-        spans.append({"field": field, "start": start, "end": start + len(replacement),
-                      "orig_start": m.start, "orig_end": end, "original": text[m.start:end],
-                      "replacement": replacement, "label": m.label, "kind": kind, "similarity": similarity})
-        shift += len(replacement) - (end - m.start)
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces), spans
+        yield Edit(m.field, m.start, end, replacement, m.label, kind, similarity)
 
 
 def _fix_possessive(text: str, end: int, replacement: str) -> tuple[int, str]:

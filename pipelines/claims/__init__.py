@@ -1,0 +1,1 @@
+"""Claim edits: numbers, polarity, attribution."""
