@@ -10,6 +10,8 @@ from datafactory import registry
 from datafactory.output import OutputDir
 
 _EXAMPLES = 3
+#: Shards read for examples of every manipulation at most: a card stays quick on large builds.
+_SHARDS_READ = 20
 
 
 def highlight(text: str | None, spans: list[dict[str, Any]], field: str, *, markup: tuple[str, str, str] = ("~~", "~~ **", "**")) -> str:
@@ -26,16 +28,24 @@ def highlight(text: str | None, spans: list[dict[str, Any]], field: str, *, mark
     return "".join(pieces)
 
 
-def examples(out: OutputDir, count: int = _EXAMPLES) -> list[dict[str, Any]]:
-    """The first ``count`` falsified records of the build, in shard order."""
-    found: list[dict[str, Any]] = []
-    for path in out.shard_files():
+def examples(out: OutputDir, count: int = _EXAMPLES, manipulation: str | None = None) -> list[dict[str, Any]]:
+    """``count`` falsified records of the build, taken in turn from each manipulation that made
+    the last change of a record (the first ones in shard order), or of ``manipulation`` only."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for read, path in enumerate(out.shard_files()):
         table = pq.read_table(path)
-        for record in table.filter(table.column("falsified")).slice(0, count - len(found)).to_pylist():
-            found.append(record)
-        if len(found) >= count:
+        for record in table.filter(table.column("falsified")).to_pylist():
+            kind = record["manipulations"][-1] if record["manipulations"] else ""
+            if manipulation is None or manipulation in record["manipulations"]:
+                found = by_kind.setdefault(kind, [])
+                if len(found) < count:
+                    found.append(record)
+        if by_kind and (all(len(found) >= count for found in by_kind.values()) or read >= _SHARDS_READ):
             break
-    return found
+    picked: list[dict[str, Any]] = []
+    for turn in range(count):
+        picked.extend(found[turn] for found in by_kind.values() if turn < len(found))
+    return picked[:count]
 
 
 def render_card(manifest: dict[str, Any], out: OutputDir) -> str:

@@ -20,7 +20,7 @@ class Summary:
     examples: list[dict[str, Any]]
 
 
-def load_summary(out_dir: Path, examples: int = 3) -> Summary:
+def load_summary(out_dir: Path, examples: int = 3, manipulation: str | None = None) -> Summary:
     out = OutputDir(Path(out_dir))
     if not out.root.is_dir():
         raise NotADatasetError(f"{out_dir} is not a folder; give the output folder of a build")
@@ -31,4 +31,4 @@ def load_summary(out_dir: Path, examples: int = 3) -> Summary:
                                    "finish it with datafactory build CONFIG --resume")
         raise NotADatasetError(f"{out_dir} is not a datafactory output (no manifest.json)")
     shards = out.shard_files()
-    return Summary(manifest, shards[0] if shards else None, first_examples(out, examples) if examples else [])
+    return Summary(manifest, shards[0] if shards else None, first_examples(out, examples, manipulation) if examples else [])

@@ -20,14 +20,18 @@ def inspect_cli(
     pairs: Path = typer.Option(None, "--pairs", help="Also draw repurposed image-caption pairs into this PNG "
                                "(caption, photo given, the story's own photo)."),
     pair_rows: int = typer.Option(8, "--pair-rows", min=1, help="Pairs drawn with --pairs."),
+    manipulation: str = typer.Option(None, "--manipulation", "-m", help="Show examples made by this stage only "
+                                     "(e.g. numeric_edit); by default each manipulation in turn."),
 ) -> None:
     """Summarise a built dataset: counts per label and manipulation, rejects, the schema, and
-    examples with each swapped span shown as [original -> replacement].
+    examples with each edited span shown as [original -> replacement] and what each stage says
+    it changed (the kind of a claim edit, a generated body, a repurposed photo).
 
     Example: datafactory inspect out/quickstart --examples 5
+    Example: datafactory inspect out/claim_edits -m polarity_flip
     Example: datafactory inspect out/repurpose_images --pairs out/repurpose_images/eval/pairs.png
     """
-    summary = load_summary(out_dir, examples)
+    summary = load_summary(out_dir, examples, manipulation)
     manifest = summary.manifest
     totals = manifest["totals"]
     typer.echo(typer.style(f"{manifest['name']}", bold=True) + f"  ({out_dir})")
@@ -43,6 +47,9 @@ def inspect_cli(
         typer.echo("\nschema:")
         for field in pq.read_schema(summary.shard):
             typer.echo(f"  {field.name}: {field.type}")
+    if manipulation and examples and not summary.examples:
+        typer.echo(f"\nno falsified rows made by {manipulation!r}; manipulations in this build: "
+                   + ", ".join(k for k in totals.get("by_manipulation", {}) if k != "none"))
     for record in summary.examples:
         typer.echo("\n" + typer.style(record["id"], bold=True) + f"  parent={record['parent_id']}")
         for field in ("title", "text", "caption"):
