@@ -82,3 +82,22 @@ def test_a_bad_inner_stage_is_a_config_error_that_names_it(tmp_path):
     with pytest.raises(ConfigError, match="no_such_stage|Known stages"):
         load_config(write_config(tmp_path, stages=[{"stage": "one_of", "stages": [
             {"stage": "no_such_stage"}, {"stage": "entity_swap", "model": SPACY_MODEL}]}]))
+
+
+def test_a_chain_keeps_every_span_on_its_words(tmp_path):
+    """entity_swap, then numeric_edit on the same titles: the swap's spans move with the number's edit."""
+    stages = [{"stage": "entity_swap", "model": SPACY_MODEL},
+              {"stage": "numeric_edit", "model": SPACY_MODEL, "max_edits": 3}]
+    result = build(load_config(write_config(tmp_path, stages=stages)), progress=False)
+    children = [r for r in rows_of(result.output) if r["falsified"]]
+    assert children and all(r["manipulations"] == ["entity_swap", "numeric_edit"] for r in children)
+    moved = 0
+    for child in children:
+        stages_of = [s["stage"] for s in child["spans"]]
+        assert set(stages_of) == {"entity_swap", "numeric_edit"}
+        for span in child["spans"]:
+            assert child[span["field"]][span["start"]:span["end"]] == span["replacement"], (child["title"], span)
+        swap = next(s for s in child["spans"] if s["stage"] == "entity_swap")
+        number = next(s for s in child["spans"] if s["stage"] == "numeric_edit")
+        moved += number["start"] < swap["start"] and swap["start"] != swap["orig_start"]
+    assert moved, "no swap after an edited number whose offsets had to move"
