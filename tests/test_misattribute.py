@@ -27,6 +27,7 @@ def test_speakers_are_found(text, name, label, cue):
 @pytest.mark.parametrize("text, name, label", [
     ("Lopez accused of fraud", "Lopez", "PERSON"),               # spoken of, not speaking
     ("Acme said to weigh bid for rival", "Acme", "ORG"),
+    ("Qatar confirmed as host of the 2030 games", "Qatar", "GPE"),
     ("Farmers in Chile say drought is worst in decades", "Chile", "GPE"),  # farmers speak
     ("Russia's Lavrov says talks failed", "Russia", "GPE"),       # Lavrov speaks
     ("Lima: a city of kings", "Lima", "GPE"),                     # a dateline or topic

@@ -12,7 +12,7 @@ from datafactory.config import load_config
 from datafactory.errors import ConfigError
 from datafactory.runner import build
 
-ONE_OF = {"stage": "one_of", "stages": [{"stage": "misattribute", "model": SPACY_MODEL},
+ONE_OF = {"stage": "one_of", "stages": [{"stage": "numeric_edit", "model": SPACY_MODEL},
                                         {"stage": "entity_swap", "model": SPACY_MODEL}]}
 
 
@@ -31,7 +31,7 @@ def test_each_child_carries_one_manipulation_of_the_group(built):
     _, out = built
     children = [r for r in rows_of(out) if r["falsified"]]
     kinds = Counter(tuple(r["manipulations"]) for r in children)
-    assert set(kinds) == {("misattribute",), ("entity_swap",)}, kinds
+    assert set(kinds) == {("numeric_edit",), ("entity_swap",)}, kinds
     for child in children:
         (name,) = child["manipulations"]
         assert child["id"] == f"{child['parent_id']}:{name}"
@@ -44,7 +44,7 @@ def test_an_item_no_stage_can_change_lists_every_reason(built):
     _, out = built
     skipped = [r for r in pq.read_table(out / "rejects.parquet").to_pylist() if r["kind"] == "skipped"]
     assert skipped and all(r["stage"] == "one_of" for r in skipped)
-    assert all("misattribute: " in r["reason"] and "entity_swap: " in r["reason"] for r in skipped)
+    assert all("numeric_edit: " in r["reason"] and "entity_swap: " in r["reason"] for r in skipped)
 
 
 def test_the_manifest_names_the_group_and_the_models_of_its_stages(built):
@@ -54,8 +54,8 @@ def test_the_manifest_names_the_group_and_the_models_of_its_stages(built):
     manifest = json.loads((out / "manifest.json").read_text())
     (stage,) = manifest["stages"]
     assert stage["name"] == "one_of"
-    assert {m["stage"] for m in stage["models"]} == {"misattribute", "entity_swap"}
-    assert set(manifest["totals"]["by_manipulation"]) == {"misattribute", "entity_swap", "none"}  # none: real rows
+    assert {m["stage"] for m in stage["models"]} == {"numeric_edit", "entity_swap"}
+    assert set(manifest["totals"]["by_manipulation"]) == {"numeric_edit", "entity_swap", "none"}  # none: real rows
 
 
 def test_a_rebuild_is_byte_identical_and_a_listed_order_gives_the_first_stage_its_pick(built, tmp_path):
@@ -63,15 +63,15 @@ def test_a_rebuild_is_byte_identical_and_a_listed_order_gives_the_first_stage_it
     again = build(load_config(write_config(tmp_path, stages=[ONE_OF])), progress=False)
     assert shard_bytes(again.output) == shard_bytes(out)
     counts = {}
-    for name, stages in (("misattribute_first", ONE_OF["stages"]), ("swap_first", ONE_OF["stages"][::-1])):
+    for name, stages in (("numeric_first", ONE_OF["stages"]), ("swap_first", ONE_OF["stages"][::-1])):
         (tmp_path / name).mkdir()
         listed = {"stage": "one_of", "stages": stages, "order": "listed"}
         result = build(load_config(write_config(tmp_path / name, stages=[listed])), progress=False)
         counts[name] = Counter(r["manipulations"][0] for r in rows_of(result.output) if r["falsified"])
     # Listed: the first stage takes every item it can change.
-    assert counts["misattribute_first"]["misattribute"] > counts["swap_first"]["misattribute"]
+    assert counts["numeric_first"]["numeric_edit"] > counts["swap_first"]["numeric_edit"]
     random_kinds = Counter(r["manipulations"][0] for r in rows_of(out) if r["falsified"])
-    assert sum(random_kinds.values()) == sum(counts["swap_first"].values()) == sum(counts["misattribute_first"].values())
+    assert sum(random_kinds.values()) == sum(counts["swap_first"].values()) == sum(counts["numeric_first"].values())
 
 
 def test_a_bad_inner_stage_is_a_config_error_that_names_it(tmp_path):

@@ -35,8 +35,8 @@ _BODY_WORDS = frozenset({
     "media", "embassy", "court", "party", "prime", "vice", "deputy", "top", "new", "former", "pm", "fm", "ceo",
 })
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’.-]*")
-#: "accused of", "said to be", "praised by": the name is spoken of, not speaking.
-_PASSIVE_AFTER = re.compile(r"^\s+(?:of|to|by)\b", re.IGNORECASE)
+#: "accused of", "said to be", "praised by", "confirmed as": the name is spoken of, not speaking.
+_PASSIVE_AFTER = re.compile(r"^\s+(?:of|to|by|as)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"^['’]s?\b")
 _OPENING = re.compile(r"^\s*:")
 _CLOSING_BEFORE = re.compile(r"[:\u2013\u2014-]\s*$")

@@ -417,8 +417,8 @@ class EntitySwap(Stage):
                 return self.skip(record, "every entity is tied to another of the item (a country to its "
                                          "places, firms, people or currency)")
         if typed:  # a country, a city, a person or a typed body before NER's catch-all kinds
-            sure = [key for key in candidates if _sure(referents[key])]
-            rest = [key for key in candidates if not _sure(referents[key])]
+            sure = [key for key in candidates if self._sure(referents[key])]
+            rest = [key for key in candidates if not self._sure(referents[key])]
             if not sure and not self.config.catch_all_kinds:
                 unsure = ", ".join(f"{referents[k].found.kind} {referents[k].head.text!r}" for k in rest[:3])
                 return self.skip(record, f"only entities of an uncertain kind ({unsure}); "
@@ -509,6 +509,12 @@ class EntitySwap(Stage):
                          stage=self.name)
         return self.child(record, seed=self.row_seed(record["id"]), model=self.config.model,
                           model_version=self._model_version, **fields)
+
+    #: Kinds swapped without ``catch_all_kinds`` besides the sure ones (see ``_sure``).
+    extra_sure_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def _sure(self, ref: _Referent) -> bool:
+        return _sure(ref) or ref.found.kind in self.extra_sure_kinds
 
     #: Why an item is skipped when ``_eligible`` leaves no referent.
     _none_eligible = "no entity fit to swap"
@@ -802,8 +808,10 @@ class EntitySwap(Stage):
                 forms += [(plural_demonym(place.demonym), "NORP"), (place.demonym, "NORP")]
             for written, label in forms:
                 for name, start, end in _unclaimed(record, self.config.fields, written, taken):
-                    extra.append(Mention(name, start, end, written, label))
-                    taken.append((name, start, end))
+                    found = Mention(name, start, end, written, label)
+                    if not _inside_longer_name(record[name], found):  # "South China Sea" keeps its name
+                        extra.append(found)
+                        taken.append((name, start, end))
         return extra
 
     def _drop_article(self, m: Mention, replacement: str) -> Mention:

@@ -17,13 +17,14 @@ from typing import Any
 from pydantic import Field
 
 from pipelines.claims.speech import speech_cue
-from pipelines.stages.entity_swap import EntitySwap, EntitySwapConfig, Mention, _Referent
+from pipelines.stages.entity_swap import DEFAULT_TYPES, EntitySwap, EntitySwapConfig, Mention, _Referent
 
 
 class MisattributeConfig(EntitySwapConfig):
-    types: list[str] = Field(default_factory=lambda: ["PERSON", "ORG", "GPE", "NORP"], min_length=1)
-    """NER labels a speaker may have: people, bodies, countries (and their demonyms, "Chilean
-    officials say")."""
+    types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES), min_length=1)
+    """NER labels read in the item: a speaker is one of them (a person, a body, a country or its
+    demonym: "Chilean officials say"); the others are read so that the speaker's rules see them
+    ("China" in "South China Sea" is no mention of China)."""
 
 
 class Misattribute(EntitySwap):
@@ -32,6 +33,9 @@ class Misattribute(EntitySwap):
     Config = MisattributeConfig
     config: MisattributeConfig
 
+    #: A company speaking is replaced by one the corpus writes about in the same words (the
+    #: context band): what a firm says is what its industry says, whatever a reader knows of it.
+    extra_sure_kinds = frozenset({"company"})
     _none_eligible = "the speaker of the reported claim cannot be swapped (only other names can)"
 
     def _swap(self, record: dict[str, Any], mentions: list[Mention]) -> dict[str, Any]:
@@ -40,7 +44,16 @@ class Misattribute(EntitySwap):
         return super()._swap(record, mentions)
 
     def _eligible(self, record: dict[str, Any], referents: dict[str, _Referent]) -> list[str]:
-        return [key for key, ref in referents.items() if any(self._speaks(record, m) for m in ref.mentions)]
+        return [key for key, ref in referents.items() if any(self._speaks(record, m) for m in ref.mentions)
+                and not self._city_but_no_capital(ref)]
+
+    def _city_but_no_capital(self, ref: _Referent) -> bool:
+        """A city that speaks is its government ("Seoul says"): one the gazetteer does not know as
+        a capital has no peer a reader would believe ("Delhi says" never becomes "Ahmedabad says")."""
+        return ref.found.kind == "city" and (ref.found.place is None or not self.gazetteer.is_capital(ref.found.place))
+
+    def _stands_for_government(self, ref: _Referent, record: dict[str, Any]) -> bool:
+        return ref.found.kind == "city" or super()._stands_for_government(ref, record)
 
     @staticmethod
     def _speaks(record: dict[str, Any], m: Mention) -> bool:

@@ -104,7 +104,7 @@ class OneOf(Stage):
         index_of = {record["id"]: i for i, record in enumerate(records)}
         orders = [self._order(record["id"]) for record in records]
         made: dict[int, list[dict[str, Any]]] = {}
-        reasons: dict[int, list[str]] = {i: [] for i in range(len(records))}
+        reasons: dict[int, dict[int, str]] = {i: {} for i in range(len(records))}
         for turn in range(len(self.inner)):
             for position, stage in enumerate(self.inner):
                 rows = [i for i in range(len(records)) if i not in made and orders[i][turn] == position]
@@ -115,9 +115,10 @@ class OneOf(Stage):
                     if row[schema.REJECT_REASON] is None:  # a child: its id is its input's, ":STAGE" added
                         made.setdefault(index_of[row["id"].rsplit(f":{stage.name}", 1)[0]], []).append(row)
                     else:
-                        reasons[index_of[row["id"]]].append(f"{stage.name}: {row[schema.REJECT_REASON]}")
-        return self.output(row for i in range(len(records))
-                           for row in made.get(i) or [self.skip(records[i], "; ".join(reasons[i]))])
+                        reasons[index_of[row["id"]]][position] = f"{stage.name}: {row[schema.REJECT_REASON]}"
+        # Reasons in the listed order, whatever order a row drew, so that the same causes count together.
+        return self.output(row for i in range(len(records)) for row in made.get(i) or [
+            self.skip(records[i], "; ".join(reason for _, reason in sorted(reasons[i].items())))])
 
     def _order(self, record_id: str) -> list[int]:
         order = list(range(len(self.inner)))
