@@ -35,8 +35,23 @@ def test_the_full_config_example_is_the_quickstart_spelled_out():
 def test_the_generate_article_block_lists_every_option_with_its_default():
     from pipelines.stages.generate_article import GenerateArticleConfig
 
-    (entry,) = yaml.safe_load(code_blocks("yaml")[1])
+    (block,) = [b for b in code_blocks("yaml") if b.lstrip().startswith("- stage: generate_article")]
+    (entry,) = yaml.safe_load(block)
     assert entry.pop("stage") == "generate_article"
     assert set(entry) == set(GenerateArticleConfig.model_fields)
     defaults = GenerateArticleConfig(model=entry["model"]).model_dump()
     assert entry == defaults
+
+
+def test_the_claim_edit_block_lists_every_option_of_numbers_and_polarity_with_its_default():
+    from pipelines.stages.numeric_edit import NumericEditConfig
+    from pipelines.stages.polarity_flip import PolarityFlipConfig
+
+    (block,) = [b for b in code_blocks("yaml") if "stage: numeric_edit" in b]
+    entries = {entry.pop("stage"): entry for entry in yaml.safe_load(block)["stages"]}
+    assert set(entries) == {"numeric_edit", "polarity_flip", "misattribute"}
+    for name, config in (("numeric_edit", NumericEditConfig), ("polarity_flip", PolarityFlipConfig)):
+        entry = entries[name]
+        assert set(entry) == set(config.model_fields), name
+        defaults = config(model=entry["model"]).model_dump(mode="json")
+        assert entry == {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}, name
