@@ -40,7 +40,7 @@ _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 _SMALL_WORDS = frozenset({"a", "an", "the", "to", "of", "in", "on", "at", "for", "and", "or", "but", "by"})
 #: Longer function words Title Case styles also lower-case, left out when measuring a headline's case.
 _FUNCTION_WORDS = frozenset({"with", "from", "into", "over", "onto", "upon", "than", "that", "this", "after",
-                             "about", "amid", "when", "what", "will"})
+                             "about", "amid", "when", "what", "will", "off", "out", "via", "per", "nor", "yet", "vs"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 _BE_FORMS = frozenset({"be", "is", "are", "was", "were", "am", "'s", "’s", "'re", "’re", "'m", "’m"})
 
@@ -70,6 +70,20 @@ class Lexicon:
     """Linking verbs ("looks", "remains"): their predicate adjective carries the claim."""
     say: frozenset[str]
     """Verbs of saying: "X says" with no reported clause has no claim of its own to flip."""
+    negatable: frozenset[str]
+    """Verbs of decisions, plans, agreements and expected outcomes: the only ones negated with
+    do-support ("does not sign") or as a headline passive ("not charged")."""
+    extremes: frozenset[str]
+    """Words of an extreme or a bound ("highest", "record", "below"): an antonym is refused when one
+    stands elsewhere in the headline."""
+    negative_polarity: frozenset[str]
+    """Words that fit only a negated clause ("yet", "anymore", "for now"): a negation is not removed
+    where one stands."""
+    times: frozenset[str]
+    """Nouns of a time ("Tuesday", "weekend"): "on Tuesday" is no cause."""
+    causes: frozenset[str]
+    """Prepositions and markers that tie a cause, a means or a circumstance to the predicate ("on
+    chip demand", "after weak quarter"): an antonym is refused when one depends on it."""
     verbs: frozenset[str] | None = None
     """Verbs the parser's lemmatizer knows (see :func:`with_vocabulary`): a predicate that is none
     ("SQL server" tagged as a verb) is a misparse. None: unknown, any word the tagger calls a verb."""
@@ -106,7 +120,9 @@ class Flip:
 
 #: Entry kinds that list words, and the Lexicon field each fills.
 _WORD_LISTS = {"REPORT": "reporting", "SAY": "say", "MOVE": "movement", "SETTLE": "settle",
-               "DITRANSITIVE": "ditransitive", "INFINITIVE_NOUN": "infinitive_nouns", "LINK": "linking"}
+               "DITRANSITIVE": "ditransitive", "INFINITIVE_NOUN": "infinitive_nouns", "LINK": "linking",
+               "NEGATE": "negatable", "EXTREME": "extremes", "CAUSE": "causes",
+               "NPI": "negative_polarity", "TIME": "times"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -254,7 +270,9 @@ def headline_case(text: str) -> str:
     words = _WORD.findall(text)
     if len(words) >= 2 and not any(c.islower() for c in text):
         return "upper"
-    content = [w for w in words if len(w) >= 4 and w.lower() not in _FUNCTION_WORDS
+    # (a word glued to a dot, "SPACE.com", is part of a name)
+    glued = {m.group() for m in _WORD.finditer(text) if m.start() and text[m.start() - 1] == "."}
+    content = [w for w in words if len(w) >= 3 and w.lower() not in _FUNCTION_WORDS | _SMALL_WORDS and w not in glued
                and not any(c.isupper() for c in w[1:])]  # "iPod", "NATO", "McCain" say nothing of the style
     # Title Case capitalizes every longer word: one in lower case makes a headline full of names
     # ("Jane Pauley to succeed Charles Osgood") a sentence.
@@ -341,6 +359,8 @@ def _sentence_predicate(root: Any, lex: Lexicon, depth: int) -> Any | str | None
         if lemma in lex.reporting and depth < 2:
             reported = [c for c in root.children if c.dep_ == "ccomp" and (_is_verb(c) or _is_adjectival(c))
                         or c.dep_ == "acomp" and _is_adjectival(c)]  # "X says ready to talk"
+            if len(reported) > 1:
+                return f"two clauses around {root.lower_!r}: which one is the claim is unclear"
             if reported:
                 return _sentence_predicate(reported[0], lex, depth + 1) or reported[0]
             if lemma in lex.say:
@@ -421,6 +441,9 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
     modes = frozenset(modes)
     if _capitalized_inside(predicate):
         return f"{_word(predicate, text)!r} is capitalized inside a sentence: part of a name"
+    subordinate = _subordinate(predicate)
+    if subordinate:
+        return subordinate
     negation = _negation(predicate)
     if _is_verb(predicate) and predicate.lemma_.lower() not in _BE_FORMS and predicate.lower_ not in _BE_FORMS:
         if negation is not None:
@@ -432,6 +455,8 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
         reasons = []
         if "antonym" in modes:
             found = _direction_flip(predicate, text, lex) or _verb_antonym(predicate, text, lex)
+            if isinstance(found, Flip):
+                found = _antonym_conflict(predicate, found, text, lex) or found
             if isinstance(found, Flip):
                 return found
             reasons.append(found)
@@ -456,6 +481,8 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
             complement = next((c for c in predicate.children if c.dep_ == "acomp" and c.i > predicate.i), predicate)
         found = _adjective_antonym(complement, text, lex, lemma=None if complement is predicate else complement.lower_)
         if isinstance(found, Flip):
+            found = _antonym_conflict(predicate, found, text, lex) or found
+        if isinstance(found, Flip):
             return found
         reasons.append(found)
     if "negation" in modes:
@@ -464,6 +491,85 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
             return found
         reasons.append(found)
     return "; ".join(r for r in reasons if r) or "no mode to flip it"
+
+
+#: Marks of a subordinate clause that still may carry a reported claim ("says that ...").
+_REPORTED_MARKS = frozenset({"that", "whether"})
+#: Auxiliaries whose negation forbids rather than denies ("must not check"): no opposite claim.
+_PROHIBITIVE = frozenset({"must"})
+
+
+def _subordinate(predicate: Any) -> str | None:
+    """A predicate under "as", "after", "because"... states a circumstance of the claim, not the
+    claim (a parse that made "buyer walks away" the head of "X collapses as buyer walks away")."""
+    for child in predicate.children:
+        if child.dep_ == "mark" and child.lower_ not in _REPORTED_MARKS:
+            return f"under {child.lower_!r}: a subordinate clause, not the headline's claim"
+    return None
+
+
+def _is_passive(verb: Any) -> bool:
+    """A passive, with its auxiliary or as a headline's bare participle ("Sprinter banned")."""
+    return verb.tag_ == "VBN" or verb.dep_ == "acl" or any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
+
+
+def _antonym_conflict(predicate: Any, flip: Flip, text: str, lex: Lexicon) -> str | None:
+    """Why the rest of the headline would contradict an antonym of ``predicate`` (a reason, a result,
+    a second predicate, an extreme that only fits the original), or None when nothing does."""
+    if ":" in text[:predicate.idx]:
+        return "a label before the claim frames it: an antonym may contradict the label"
+    if _is_verb(predicate) and _is_passive(predicate):
+        return f"{predicate.lower_!r} is a passive: its antonym depends on the sense ('closed' by a burst pipe)"
+    lemma = predicate.lemma_.lower()
+    second = _second_predicate(predicate)
+    if second:
+        return second
+    if _is_verb(predicate) and _bare_past_without_object(predicate, lex):
+        return f"bare {predicate.lower_!r} with no object may be a headline passive ('Sprinter banned')"
+    for child in [*predicate.children, *(g for c in predicate.children if c.dep_ == "dobj" for g in c.children)]:
+        if child.dep_ == "advcl" and child.head.i == predicate.i:
+            return f"the clause of {child.lower_!r} gives a reason or a result that fits only the original"
+        if child.dep_ == "xcomp" and any(g.tag_ == "TO" for g in child.children) \
+                and "XCOMP" not in lex.only.get(lemma, frozenset()) and child.lower_ not in lex.extremes:
+            return f"'to {child.lower_}' gives a purpose or a result that fits only the original"
+        if child.dep_ in ("prep", "mark", "agent") and child.lower_ in lex.causes \
+                and not any(g.dep_ == "pobj" and g.lower_ in lex.times for g in child.children):  # "on Tuesday"
+            return f"'{child.lower_} ...' gives a cause or a circumstance that fits only the original"
+    if lemma in lex.movement:
+        goal = next((g for c in predicate.subtree if c.dep_ == "prep" and c.lower_ in ("to", "into")
+                     for g in c.children if g.dep_ == "pobj" and not _is_value(g, lex)), None)
+        if goal is not None:
+            return f"'{lemma} to {goal.lower_}' moves to no value: no movement up or down"
+    changed = [t for t in predicate.doc if any(c.start <= t.idx < c.end for c in flip.changes)]
+    # "record low" turns with its level ("record" just before a level word that is flipped)
+    near = {t.i for t in changed} | {t.i - 1 for t in changed if t.lower_ in lex.levels}
+    for token in predicate.doc:
+        if token.lower_ in lex.extremes and token.i not in near:
+            return f"{token.lower_!r} elsewhere in the headline fits only the original direction"
+    return None
+
+
+def _is_value(noun: Any, lex: Lexicon) -> bool:
+    """A value a movement may reach: a number, an amount, a level ("7.5 million", "31%", "four-year low")."""
+    return noun.tag_ == "CD" or noun.lower_ in lex.levels or noun.lower_ in lex.extremes \
+        or any(c.tag_ == "CD" or c.dep_ == "nummod" for c in noun.children)
+
+
+def _second_predicate(predicate: Any) -> str | None:
+    """A second finite verb joined to the predicate ("vetoes law, sends it back", "improves, but gap
+    widens"): it states what followed from the claim, or its reason, and would contradict the flip."""
+    for child in predicate.children:
+        if child.dep_ in ("conj", "dep", "parataxis") and child.tag_ in ("VBZ", "VBD", "VBP", "MD") \
+                or child.dep_ == "conj" and _is_verb(child):
+            return f"a second predicate {child.lower_!r} would contradict the flipped one"
+    return None
+
+
+def _bare_past_without_object(verb: Any, lex: Lexicon) -> bool:
+    """A bare past whose participle is the same word ("banned", "closed"), with no auxiliary and
+    no object: "Sprinter banned for four years" is a passive, and its antonym ("allowed") nonsense."""
+    return verb.tag_ in ("VBD", "VBN") and not _auxiliaries(verb) and ambiguous_participle(verb, lex) \
+        and not any(c.dep_ in ("dobj", "dative", "ccomp", "xcomp") for c in verb.children)
 
 
 def _bare_root(predicate: Any) -> bool:
@@ -503,6 +609,10 @@ def _unknown_verb(verb: Any, lex: Lexicon) -> str | None:
     return f"{lemma!r} is no verb the lemmatizer knows: a misparse?"
 
 
+#: Dependencies of a noun phrase's words: a finite verb in one of them is a misparse.
+_NOMINAL_DEPS = frozenset({"nsubj", "nsubjpass", "compound", "dobj", "pobj", "amod", "appos", "nmod"})
+
+
 def _disagreement(verb: Any, lex: Lexicon) -> str | None:
     """A present verb whose subject does not agree with it ("Rights group voices fears" read with
     "voices" as the subject of "fears"): the parse is wrong, and so would the flip be."""
@@ -510,6 +620,11 @@ def _disagreement(verb: Any, lex: Lexicon) -> str | None:
     if len(subjects) != 1 or any(c.dep_ == "conj" for c in subjects[0].children):
         return None  # "Kaine, Pence feel pressure"
     subject = subjects[0]
+    nominal = next((t for t in subject.subtree if t.tag_ in ("VBZ", "VBD") and t.dep_ in _NOMINAL_DEPS
+                    and any(c.dep_ == "prep" for c in t.children)), None)
+    if nominal is not None:  # "Takeover collapses as buyer walks away" read with "collapses as buyer" a noun phrase
+        # (a verb-like noun with no phrase of its own, "Housing starts drop", is a noun)
+        return f"the verb {nominal.text!r} was read as part of the subject of {verb.text!r}: a misparse"
     following = verb.doc[verb.i + 1] if verb.i + 1 < len(verb.doc) else None
     if following is not None and following.tag_ in ("VBZ", "VBP", "VBD") and following.dep_ != "conj":
         return f"{verb.text!r} is followed by the verb {following.text!r}: a misparse"
@@ -625,6 +740,9 @@ def _verb_antonym(verb: Any, text: str, lex: Lexicon) -> Flip | str:
 
 def _adjective_antonym(word: Any, text: str, lex: Lexicon, lemma: str | None = None) -> Flip | str:
     original = _word(word, text)
+    following = word.doc[word.i + 1] if word.i + 1 < len(word.doc) else None
+    if following is not None and following.lower_ == "of":
+        return f"'{original.lower()} of' is a fixed phrase ('ahead of schedule')"
     antonym = lex.adj_antonyms.get(original.lower())
     if antonym is None:
         return f"{original.lower()!r} is not in the lexicon"
@@ -663,8 +781,17 @@ def _add_verb_negation(verb: Any, text: str, lex: Lexicon, style: str) -> Flip |
             and verb.doc[auxiliaries[0].i - 1].lower_ not in lex.infinitive_nouns):
         # "Boeing to cut jobs" is a headline future; "team of bosses to shake up" or "To learn more" no claim.
         return "a to-infinitive with no subject of its own before it"
+    result = _result_clause(verb) or _second_predicate(verb)
+    if result:
+        return result
     if auxiliaries:
+        if auxiliaries[0].lower_ in _PROHIBITIVE:
+            return f"'{auxiliaries[0].lower_} not' forbids: it does not deny the claim"
         return _negate_auxiliary(auxiliaries[0], lemma, text, style)
+    if lemma not in lex.negatable:
+        # An event that simply happens is news only when it happens: "Avalanche does not kill three" no
+        # paper prints; a decision or an expected outcome that did not come is ("Senate does not pass bill").
+        return f"{lemma!r} is no decision or expected outcome: its bare negation is no headline"
     headline_passive = verb.dep_ == "acl"  # "Two journalists wounded in attack"
     slot = verb_slot(verb, lex)
     if slot is None:
@@ -694,6 +821,17 @@ def _add_verb_negation(verb: Any, text: str, lex: Lexicon, style: str) -> Flip |
         do = {THIRD: "does", BASE: "do", PAST: "did"}[slot]
         return change([(f"{do} not {lemma}", True)])
     return f"a bare {verb.tag_} {original!r} with no auxiliary to negate"
+
+
+def _result_clause(verb: Any) -> str | None:
+    """A participle clause ("..., killing dozens", "citing cost") or a purpose ("to go top") that
+    depends on the verb: it states what followed from the claim, so the negated claim contradicts it."""
+    for child in verb.children:
+        if child.dep_ != "advcl" or any(g.dep_ == "mark" for g in child.children):
+            continue
+        if child.tag_ == "VBG" or any(g.tag_ == "TO" for g in child.children):
+            return f"the clause of {child.lower_!r} follows from the claim: negated, the claim contradicts it"
+    return None
 
 
 def _negate_auxiliary(auxiliary: Any, lemma: str, text: str, style: str) -> Flip | str:
@@ -746,6 +884,9 @@ def _add_copula_negation(predicate: Any, text: str, lex: Lexicon, style: str) ->
 def _remove_negation(predicate: Any, negation: Any, text: str, lex: Lexicon, style: str) -> Flip | str:
     lemma = predicate.lemma_.lower()
     doc = predicate.doc
+    polar = next((t for t in predicate.subtree if t.lower_ in lex.negative_polarity), None)
+    if polar is not None:  # "will not close plants for now" -> "will close plants for now" reads wrong
+        return f"{polar.lower_!r} fits only the negated claim"
     before = doc[negation.i - 1] if negation.i > 0 else None
     after = doc[negation.i + 1] if negation.i + 1 < len(doc) else None
     if negation.lower_ == "never" and after is not None:
