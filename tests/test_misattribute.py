@@ -18,6 +18,7 @@ from pipelines.stages.misattribute import Misattribute, MisattributeConfig
     ("Deal is near, Chile says", "Chile", "GPE", "says"),
     ("Lopez: we will win", "Lopez", "PERSON", "opening colon"),
     ("Prices will rise, according to Acme", "Acme", "ORG", "according to"),
+    ("Public hospitals are running out of drugs, Kenyan doctors warn", "Kenyan", "NORP", "warn"),
 ])
 def test_speakers_are_found(text, name, label, cue):
     start = text.index(name)

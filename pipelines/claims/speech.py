@@ -12,8 +12,9 @@ A name is the speaker when
 
 and no preposition stands before it ("Farmers in Chile Say ..." quotes farmers, not Chile).
 
-Speech words and role words are data files (``speech_cues.txt`` here, the people's roles of
-``pipelines/entities/person_roles.txt``), so a user can extend them.
+Speech words, the words that may stand between a name and its speech word and people's roles
+are data files (``speech_cues.txt`` and ``speaker_words.txt`` here, ``person_roles.txt`` of
+``pipelines/entities``), so a user can extend them.
 """
 
 from __future__ import annotations
@@ -25,15 +26,9 @@ from pathlib import Path
 from pipelines.entities.roles import role_groups
 
 CUE_FILE = Path(__file__).with_name("speech_cues.txt")
+SPEAKER_WORD_FILE = Path(__file__).with_name("speaker_words.txt")
 #: Words between a name and its speech word that still leave the name the speaker.
 MAX_ROLE_WORDS = 3
-#: Words of bodies that speak for a name ("Chilean foreign ministry says"), beyond people's roles.
-_BODY_WORDS = frozenset({
-    "government", "ministry", "foreign", "defense", "defence", "finance", "interior", "military", "army", "police",
-    "office", "department", "agency", "authorities", "authority", "sources", "source", "team", "campaign",
-    "administration", "spokesperson", "officials", "official", "leaders", "leadership", "chief", "head", "state",
-    "media", "embassy", "court", "party", "prime", "vice", "deputy", "top", "new", "former", "pm", "fm", "ceo",
-})
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’.-]*")
 #: "accused of", "said to be", "praised by", "confirmed as": the name is spoken of, not speaking.
 _PASSIVE_AFTER = re.compile(r"^\s+(?:of|to|by|as)\b", re.IGNORECASE)
@@ -51,6 +46,16 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "NORP", "FAC"})
 @functools.lru_cache(maxsize=4)
 def speech_cues(path: Path = CUE_FILE) -> frozenset[str]:
     """The speech words of ``path``, lower case."""
+    return _words(path)
+
+
+@functools.lru_cache(maxsize=4)
+def speaker_words(path: Path = SPEAKER_WORD_FILE) -> frozenset[str]:
+    """Words that may stand between a name and its speech word (``speaker_words.txt``)."""
+    return _words(path)
+
+
+def _words(path: Path) -> frozenset[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
@@ -72,7 +77,7 @@ def speech_cue(text: str, start: int, end: int, label: str) -> str | None:
 
 def _cue_after(after: str) -> str | None:
     after = _POSSESSIVE.sub("", after, count=1)  # "Acme's chief executive says"
-    cues, roles = speech_cues(), role_groups()
+    cues, roles, groups = speech_cues(), role_groups(), speaker_words()
     position = 0
     for index, match in enumerate(_WORD.finditer(after)):
         if after[position:match.start()].strip(" "):
@@ -81,7 +86,7 @@ def _cue_after(after: str) -> str | None:
         if word in cues:
             past = word.endswith("ed") or word in ("said", "told")
             return None if past and _PASSIVE_AFTER.match(after[match.end():]) else word
-        if index >= MAX_ROLE_WORDS or not (word in roles or word in _BODY_WORDS):
+        if index >= MAX_ROLE_WORDS or not (word in roles or word in groups):
             return None
         position = match.end()
     return None
