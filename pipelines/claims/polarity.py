@@ -84,6 +84,12 @@ class Lexicon:
     causes: frozenset[str]
     """Prepositions and markers that tie a cause, a means or a circumstance to the predicate ("on
     chip demand", "after weak quarter"): an antonym is refused when one depends on it."""
+    positive_polarity: frozenset[str] = frozenset()
+    """Words that fit only a clause that is not negated ("too", "already"): no negation is added
+    where one depends on the predicate."""
+    stance: frozenset[str] = frozenset()
+    """Reporting verbs that take a side on what they report ("warn", "urge", "vow"): the reported
+    clause is not flipped, the verb would then contradict it ("X warns cuts will not hurt")."""
     verbs: frozenset[str] | None = None
     """Verbs the parser's lemmatizer knows (see :func:`with_vocabulary`): a predicate that is none
     ("SQL server" tagged as a verb) is a misparse. None: unknown, any word the tagger calls a verb."""
@@ -122,7 +128,8 @@ class Flip:
 _WORD_LISTS = {"REPORT": "reporting", "SAY": "say", "MOVE": "movement", "SETTLE": "settle",
                "DITRANSITIVE": "ditransitive", "INFINITIVE_NOUN": "infinitive_nouns", "LINK": "linking",
                "NEGATE": "negatable", "EXTREME": "extremes", "CAUSE": "causes",
-               "NPI": "negative_polarity", "TIME": "times"}
+               "NPI": "negative_polarity", "TIME": "times", "STANCE": "stance",
+               "PPI": "positive_polarity"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -361,6 +368,8 @@ def _sentence_predicate(root: Any, lex: Lexicon, depth: int) -> Any | str | None
                         or c.dep_ == "acomp" and _is_adjectival(c)]  # "X says ready to talk"
             if len(reported) > 1:
                 return f"two clauses around {root.lower_!r}: which one is the claim is unclear"
+            if reported and lemma in lex.stance:
+                return f"a claim reported by {root.lower_!r}, which takes a side on it: a flip would contradict it"
             if reported:
                 return _sentence_predicate(reported[0], lex, depth + 1) or reported[0]
             if lemma in lex.say:
@@ -461,7 +470,7 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
                 return found
             reasons.append(found)
         if "negation" in modes:
-            found = _add_verb_negation(predicate, text, lex, style)
+            found = _positive_only(predicate, lex) or _add_verb_negation(predicate, text, lex, style)
             if isinstance(found, Flip):
                 return found
             reasons.append(found)
@@ -486,7 +495,7 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
             return found
         reasons.append(found)
     if "negation" in modes:
-        found = _add_copula_negation(predicate, text, lex, style)
+        found = _positive_only(predicate, lex) or _add_copula_negation(predicate, text, lex, style)
         if isinstance(found, Flip):
             return found
         reasons.append(found)
@@ -497,6 +506,15 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
 _REPORTED_MARKS = frozenset({"that", "whether"})
 #: Auxiliaries whose negation forbids rather than denies ("must not check"): no opposite claim.
 _PROHIBITIVE = frozenset({"must"})
+
+
+def _positive_only(predicate: Any, lex: Lexicon) -> str | None:
+    """Why no negation may be added: a word of the clause that fits only a positive one."""
+    for token in predicate.subtree:
+        if token.lower_ in lex.positive_polarity and token.head.i == predicate.i or (
+                token.lower_ in lex.positive_polarity and token.head.head.i == predicate.i):
+            return f"{token.lower_!r} fits only a clause that is not negated"
+    return None
 
 
 def _subordinate(predicate: Any) -> str | None:
