@@ -108,9 +108,9 @@ def test_headline_future_to_gets_not(stage):
 
 
 @pytest.mark.parametrize("title, expected", [
-    ("Governor visits flood zone", "Governor does not visit flood zone"),
+    ("Governor appoints flood envoy", "Governor does not appoint flood envoy"),
     ("Police arrest protesters in capital", "Police do not arrest protesters in capital"),
-    ("Trump visited Mexico last year", "Trump did not visit Mexico last year"),
+    ("Police arrested the suspect last year", "Police did not arrest the suspect last year"),
 ])
 def test_a_bare_verb_gets_do_support_with_its_base_form(stage, title, expected):
     assert flipped(stage, title) == expected
@@ -145,7 +145,7 @@ def test_a_sentence_already_negative_is_not_negated_again(stage):
 
 @pytest.mark.parametrize("title, expected", [
     ("Senate Approves Budget", "Senate Rejects Budget"),
-    ("Governor Visits Flood Zone", "Governor Does Not Visit Flood Zone"),
+    ("Governor Appoints Flood Envoy", "Governor Does Not Appoint Flood Envoy"),
     ("Motorola to Cut 1,000 Jobs", "Motorola Not to Cut 1,000 Jobs"),
     ("PARLIAMENT APPROVES BUDGET", "PARLIAMENT REJECTS BUDGET"),
     ("Approves budget, parliament says", None),  # no subject: skipped, not capitalised wrongly
@@ -217,7 +217,7 @@ def test_spans_stats_and_describe(stage):
 
 
 def test_same_input_same_output(stage):
-    titles = ["Parliament approves budget", "Governor visits flood zone", "Fears for pension after talks"]
+    titles = ["Parliament approves budget", "Governor appoints flood envoy", "Fears for pension after talks"]
     again = PolarityFlip(PolarityFlipConfig(model=SPACY_MODEL), seed=7)
     again.setup()
     first, second = run(stage, *titles), run(again, *titles)
@@ -294,7 +294,7 @@ def test_modes_limit_the_flips(stage):
     only_antonyms = PolarityFlip(PolarityFlipConfig(model=SPACY_MODEL, modes=["antonym"]), seed=7)
     only_antonyms.setup()
     assert run(only_antonyms, "Parliament approves budget")["title"] == "Parliament rejects budget"
-    assert run(only_antonyms, "Governor visits flood zone")["reject_reason"] is not None
+    assert run(only_antonyms, "Governor appoints flood envoy")["reject_reason"] is not None
 
 
 def test_a_custom_lexicon_replaces_the_shipped_one_and_a_bad_line_names_itself(tmp_path):
@@ -387,3 +387,18 @@ def test_no_negation_where_a_word_fits_only_a_positive_clause(stage):
 def test_pass_gets_its_antonym_only_for_what_is_passed(stage):
     row = run(stage, "Comet passes close to Earth")
     assert row["reject_reason"] is not None or "fail" not in row["title"].lower(), row["title"]
+
+
+@pytest.mark.parametrize("title", [
+    "BREAKING: PELOSI'S Latest Claim Stuns Reporters",
+    "Senator Blasts Media Over Story!",
+    "Mayor signs budget… and nobody noticed",
+    "Mayor signs budget [VIDEO]",
+])
+def test_click_bait_and_shouted_headlines_are_left_alone(stage, title):
+    assert run(stage, title)["reject_reason"] is not None
+
+
+def test_not_to_after_a_verb_is_not_dropped_alone(stage):
+    row = run(stage, "Rabbi decides not to speak at convention")
+    assert row["reject_reason"] is not None or row["title"] == "Rabbi decides to speak at convention"

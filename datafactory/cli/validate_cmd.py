@@ -27,4 +27,10 @@ def validate_cli(
     typer.echo(f"{config}: valid")
     typer.echo(f"  input:  {cfg.input.path} ({fmt})")
     typer.echo(f"  output: {cfg.output}")
-    typer.echo(f"  stages: {' -> '.join(s.name for s in stages)}")
+    typer.echo(f"  stages: {' -> '.join(_named(s) for s in stages)}")
+
+
+def _named(stage) -> str:
+    """A stage's name, with those of the stages it is made of: ``one_of(numeric_edit | ...)``."""
+    inner = getattr(stage, "inner", None)
+    return f"{stage.name}({' | '.join(_named(s) for s in inner)})" if inner else stage.name

@@ -272,6 +272,22 @@ def ambiguous_participle(token: Any, lex: Lexicon) -> bool:
 
 # -- casing ----------------------------------------------------------------------------------------
 
+_SHOUTED = re.compile(r"(?<![\w'’])[A-Z][A-Z'’]{3,}(?![\w'’])")
+_CLICKBAIT = re.compile(r"!|…|\.\.\.|[\[(](?:video|watch|photos?|audio|tweets?)[\])]", re.IGNORECASE)
+
+
+def unreadable_headline(text: str) -> str | None:
+    """Why a headline's grammar cannot be trusted to a flip, or None: shouted words in a headline
+    that is not all capitals ("BREAKING: PELOSI'S Latest Claim"), or the marks of click-bait
+    ("!", an ellipsis, "[VIDEO]"), where the parser and a reader part ways."""
+    if _CLICKBAIT.search(text):
+        return "a click-bait headline (!, an ellipsis or a [VIDEO] mark): its grammar is not a claim's"
+    shouted = _SHOUTED.findall(text)
+    if not text.isupper() and (len(shouted) >= 2 or any(len(w) >= 6 for w in shouted)):
+        return "words shouted in capitals inside the headline: the parse cannot be trusted"
+    return None
+
+
 def headline_case(text: str) -> str:
     """``upper`` (ALL CAPS), ``title`` (Title Case) or ``sentence``."""
     words = _WORD.findall(text)
@@ -918,6 +934,8 @@ def _remove_negation(predicate: Any, negation: Any, text: str, lex: Lexicon, sty
             return _drop_do_support(predicate, before, negation, text, lex, style)
         return _drop_negation(before, negation, _CONTRACTED_AUX.get(spoken, spoken), text, lemma)
     if after is not None and after.lower_ == "to":  # "X not to run" -> "X to run"
+        if before is not None and before.pos_ in ("VERB", "AUX"):
+            return f"'not to' after {before.lower_!r}: only a headline future's 'not to' is dropped"
         return _drop_word(negation, after, text, lemma, label="AUX")
     if after is not None and after.i == predicate.i:  # "Bishop not indicted" -> "Bishop indicted"
         return _drop_word(negation, after, text, lemma)

@@ -32,6 +32,7 @@ from datafactory.spans import Edit, rewrite, touches_span
 from datafactory.stage import Stage, StageConfig
 from pipelines.claims.polarity import (LEXICON_PATH, Change, Flip, Lexicon, claim_predicate, flip_like, flip_predicate,
                                        headline_case, load_lexicon, parse_text, shares_topic, surface_forms,
+                                       unreadable_headline,
                                        with_vocabulary)
 
 #: Where a body sentence ends: the lead of a news story is split on these to find the sentence
@@ -130,6 +131,9 @@ class PolarityFlip(Stage):
             return "no title"
         if title.rstrip().endswith("?"):
             return "a question: it asserts nothing to flip"
+        unreadable = unreadable_headline(title)
+        if unreadable:
+            return unreadable
         predicate = claim_predicate(doc, self.lexicon)
         if isinstance(predicate, str):
             return predicate
