@@ -402,3 +402,8 @@ def test_click_bait_and_shouted_headlines_are_left_alone(stage, title):
 def test_not_to_after_a_verb_is_not_dropped_alone(stage):
     row = run(stage, "Rabbi decides not to speak at convention")
     assert row["reject_reason"] is not None or row["title"] == "Rabbi decides to speak at convention"
+
+
+def test_no_negation_of_an_event_with_its_count(stage):
+    row = run(stage, "Governor appointed 300 new judges")
+    assert row["reject_reason"] is not None and "number" in row["reject_reason"], row["title"]

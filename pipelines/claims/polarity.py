@@ -488,6 +488,8 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
         if "negation" in modes:
             found = _positive_only(predicate, lex) or _add_verb_negation(predicate, text, lex, style)
             if isinstance(found, Flip):
+                found = _counted_non_event(predicate) or found
+            if isinstance(found, Flip):
                 return found
             reasons.append(found)
         return "; ".join(r for r in reasons if r) or "no mode to flip it"
@@ -522,6 +524,18 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
 _REPORTED_MARKS = frozenset({"that", "whether"})
 #: Auxiliaries whose negation forbids rather than denies ("must not check"): no opposite claim.
 _PROHIBITIVE = frozenset({"must"})
+
+
+def _counted_non_event(predicate: Any) -> str | None:
+    """Why no negation may be added to a verb with no auxiliary: a count or an amount of an event
+    that happened ("Acme fined $1.35M", "Rovers cut lead to three") is news only when it happened."""
+    if _auxiliaries(predicate):  # a plan or a forecast ("not to cut 1,000 jobs") may be news
+        return None
+    subjects = {t.i for c in predicate.children if c.dep_ in _SUBJECT_DEPS for t in c.subtree}
+    for token in predicate.subtree:
+        if token.i not in subjects and (token.like_num or token.tag_ == "CD") and token.i > predicate.i:
+            return f"{token.text!r}: a number of an event that did not happen is no news"
+    return None
 
 
 def _positive_only(predicate: Any, lex: Lexicon) -> str | None:
