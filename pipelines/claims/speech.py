@@ -50,14 +50,20 @@ def speech_cues(path: Path = CUE_FILE) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def speaker_words(path: Path = SPEAKER_WORD_FILE) -> frozenset[str]:
-    """Words that may stand between a name and its speech word (``speaker_words.txt``)."""
-    return _words(path)
+def speaker_words(path: Path = SPEAKER_WORD_FILE) -> tuple[frozenset[str], frozenset[str]]:
+    """Words that may stand between a name and its speech word (``speaker_words.txt``): those
+    that may stand right before it, and the modifiers that may not ("trade" in "trade minister")."""
+    modifiers: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("modifier:"):
+            modifiers.update(line.partition(":")[2].lower().split())
+    return _words(path), frozenset(modifiers)
 
 
 def _words(path: Path) -> frozenset[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+    return frozenset(line.strip().lower() for line in lines
+                     if line.strip() and not line.startswith(("#", "modifier:")))
 
 
 def speech_cue(text: str, start: int, end: int, label: str) -> str | None:
@@ -77,16 +83,17 @@ def speech_cue(text: str, start: int, end: int, label: str) -> str | None:
 
 def _cue_after(after: str) -> str | None:
     after = _POSSESSIVE.sub("", after, count=1)  # "Acme's chief executive says"
-    cues, roles, groups = speech_cues(), role_groups(), speaker_words()
-    position = 0
+    cues, roles = speech_cues(), role_groups()
+    groups, modifiers = speaker_words()
+    position, previous = 0, ""
     for index, match in enumerate(_WORD.finditer(after)):
         if after[position:match.start()].strip(" "):
             return None  # punctuation between: another clause
         word = match.group().rstrip(".").lower()
-        if word in cues:
+        if word in cues and previous not in modifiers:
             past = word.endswith("ed") or word in ("said", "told")
             return None if past and _PASSIVE_AFTER.match(after[match.end():]) else word
-        if index >= MAX_ROLE_WORDS or not (word in roles or word in groups):
+        if index >= MAX_ROLE_WORDS or not (word in roles or word in groups or word in modifiers):
             return None
-        position = match.end()
+        position, previous = match.end(), word
     return None
