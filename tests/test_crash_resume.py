@@ -60,7 +60,9 @@ def test_killed_three_times_then_resumed_equals_an_uninterrupted_build(tmp_path,
     config = big_config(tmp_path, big_corpus)
     out = OutputDir(tmp_path / "out")
     kill_when(start_build(config), lambda: out.state() is not None)  # during setup, before any shard
-    assert out.finished_shards() == 0
+    # Aimed before the first shard; on a starved machine the poll can wake after one is written
+    # (seen once in CI): either way the build is unfinished and must resume to the same bytes.
+    assert out.manifest() is None
     for at_least in (4, 13, 24):
         kill_when(start_build(config, "--resume"), lambda: out.finished_shards() >= at_least)
         assert out.manifest() is None
