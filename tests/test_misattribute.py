@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import SPACY_MODEL
-from datafactory import schema
 from pipelines.claims.speech import speech_cue
 from pipelines.stages.misattribute import Misattribute, MisattributeConfig
+from test_swap_rules import table
 
 
 @pytest.mark.parametrize("text, name, label, cue", [
@@ -49,11 +49,6 @@ BANK = [
     {"id": "b3", "title": "Ukraine and Belarus hold talks", "text": "Ukraine, Belarus, Russia and Slovakia met."},
     {"id": "b4", "title": "Sudan and Lebanon report growth", "text": "Sudan and Lebanon grew. Thailand and Japan too."},
 ]
-
-
-def table(rows):
-    return schema.to_table(schema.real_record(id=r["id"], dataset="t", title=r["title"], text=r.get("text", "x"))
-                           for r in rows)
 
 
 @pytest.fixture(scope="module")

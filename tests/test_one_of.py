@@ -59,7 +59,7 @@ def test_the_manifest_names_the_group_and_the_models_of_its_stages(built):
 
 
 def test_a_rebuild_is_byte_identical_and_a_listed_order_gives_the_first_stage_its_pick(built, tmp_path):
-    folder, out = built
+    _, out = built
     again = build(load_config(write_config(tmp_path, stages=[ONE_OF])), progress=False)
     assert shard_bytes(again.output) == shard_bytes(out)
     counts = {}

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable
 
 LEXICON_PATH = Path(__file__).with_name("antonyms.tsv")
 
@@ -477,47 +477,47 @@ def flip_predicate(predicate: Any, text: str, lex: Lexicon, modes: Iterable[str]
         misparse = _disagreement(predicate, lex) or _unknown_verb(predicate, lex) or _subjectless(predicate, lex)
         if misparse:
             return misparse
-        reasons = []
-        if "antonym" in modes:
-            found = _direction_flip(predicate, text, lex) or _verb_antonym(predicate, text, lex)
-            if isinstance(found, Flip):
-                found = _antonym_conflict(predicate, found, text, lex) or found
-            if isinstance(found, Flip):
-                return found
-            reasons.append(found)
-        if "negation" in modes:
-            found = _positive_only(predicate, lex) or _add_verb_negation(predicate, text, lex, style)
-            if isinstance(found, Flip):
-                found = _counted_non_event(predicate) or found
-            if isinstance(found, Flip):
-                return found
-            reasons.append(found)
-        return "; ".join(r for r in reasons if r) or "no mode to flip it"
+        return _first_flip(
+            modes,
+            antonym=lambda: _unless(_direction_flip(predicate, text, lex) or _verb_antonym(predicate, text, lex),
+                                    lambda flip: _antonym_conflict(predicate, flip, text, lex)),
+            negation=lambda: _unless(_positive_only(predicate, lex) or _add_verb_negation(predicate, text, lex, style),
+                                     lambda flip: _counted_non_event(predicate)))
     # A predicate adjective, adverb or "be": "Economy is strong", "Shares up 5%", "X likely to".
     if negation is not None:
         return _remove_negation(predicate, negation, text, lex, style) if "negation" in modes \
             else "a negated predicate, and negation is not among the modes"
-    reasons = []
     if _bare_root(predicate) and lex.verbs is not None and predicate.lower_ in lex.verbs and any(
             c.dep_ in _SUBJECT_DEPS and c.tag_ in ("NNS", "NNPS") for c in predicate.children):
         # A singular subject would have made the verb "opens"; a plural one leaves it open.
         return f"{_word(predicate, text)!r} with no copula: an adjective or a verb (\"Games open\")?"
-    if "antonym" in modes:
-        complement = predicate
-        if predicate.lower_ in _BE_FORMS or predicate.lemma_.lower() in _BE_FORMS:  # "Economy is strong"
-            complement = next((c for c in predicate.children if c.dep_ == "acomp" and c.i > predicate.i), predicate)
-        found = _adjective_antonym(complement, text, lex, lemma=None if complement is predicate else complement.lower_)
-        if isinstance(found, Flip):
-            found = _antonym_conflict(predicate, found, text, lex) or found
-        if isinstance(found, Flip):
-            return found
-        reasons.append(found)
-    if "negation" in modes:
-        found = _positive_only(predicate, lex) or _add_copula_negation(predicate, text, lex, style)
-        if isinstance(found, Flip):
-            return found
-        reasons.append(found)
+    complement = predicate
+    if predicate.lower_ in _BE_FORMS or predicate.lemma_.lower() in _BE_FORMS:  # "Economy is strong"
+        complement = next((c for c in predicate.children if c.dep_ == "acomp" and c.i > predicate.i), predicate)
+    lemma = None if complement is predicate else complement.lower_
+    return _first_flip(
+        modes,
+        antonym=lambda: _unless(_adjective_antonym(complement, text, lex, lemma=lemma),
+                                lambda flip: _antonym_conflict(predicate, flip, text, lex)),
+        negation=lambda: _positive_only(predicate, lex) or _add_copula_negation(predicate, text, lex, style))
+
+
+def _first_flip(modes: frozenset[str], *, antonym: Callable[[], Flip | str],
+                negation: Callable[[], Flip | str]) -> Flip | str:
+    """The antonym, else the negation (each tried only when its mode is on), or every reason why not."""
+    reasons = []
+    for mode, attempt in (("antonym", antonym), ("negation", negation)):
+        if mode in modes:
+            found = attempt()
+            if isinstance(found, Flip):
+                return found
+            reasons.append(found)
     return "; ".join(r for r in reasons if r) or "no mode to flip it"
+
+
+def _unless(found: Flip | str, objection: Callable[[Flip], str | None]) -> Flip | str:
+    """``found``, or why it must not be used: what ``objection`` says of a flip."""
+    return (objection(found) or found) if isinstance(found, Flip) else found
 
 
 #: Marks of a subordinate clause that still may carry a reported claim ("says that ...").
@@ -541,8 +541,7 @@ def _counted_non_event(predicate: Any) -> str | None:
 def _positive_only(predicate: Any, lex: Lexicon) -> str | None:
     """Why no negation may be added: a word of the clause that fits only a positive one."""
     for token in predicate.subtree:
-        if token.lower_ in lex.positive_polarity and token.head.i == predicate.i or (
-                token.lower_ in lex.positive_polarity and token.head.head.i == predicate.i):
+        if token.lower_ in lex.positive_polarity and predicate.i in (token.head.i, token.head.head.i):
             return f"{token.lower_!r} fits only a clause that is not negated"
     return None
 

@@ -46,22 +46,19 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "NORP", "FAC"})
 @functools.lru_cache(maxsize=4)
 def speech_cues(path: Path = CUE_FILE) -> frozenset[str]:
     """The speech words of ``path``, lower case."""
-    return _words(path)
+    return _words(path.read_text(encoding="utf-8").splitlines())
 
 
 @functools.lru_cache(maxsize=4)
 def speaker_words(path: Path = SPEAKER_WORD_FILE) -> tuple[frozenset[str], frozenset[str]]:
     """Words that may stand between a name and its speech word (``speaker_words.txt``): those
     that may stand right before it, and the modifiers that may not ("trade" in "trade minister")."""
-    modifiers: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("modifier:"):
-            modifiers.update(line.partition(":")[2].lower().split())
-    return _words(path), frozenset(modifiers)
-
-
-def _words(path: Path) -> frozenset[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
+    modifiers = [word for line in lines if line.startswith("modifier:") for word in line[9:].lower().split()]
+    return _words(lines), frozenset(modifiers)
+
+
+def _words(lines: list[str]) -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines
                      if line.strip() and not line.startswith(("#", "modifier:")))
 
